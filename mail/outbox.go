@@ -837,10 +837,13 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 		o.cfg.OnSent(&claimed, sendErr)
 	}
 	if sendErr != nil {
-		// The transport's own words (an SMTP reply, a dial error) for the
-		// operator; the record keeps only sendReason's.
+		// The transport's own words (the SMTP step, reply code and
+		// enhanced status, or a dial error naming the server) for the
+		// operator; the record keeps only sendReason's. Never the
+		// recipient's address beside the case id: the SMTP transport's
+		// errors name none, and withoutAddress takes it out of any other's.
 		o.cfg.Log.WarnContext(ctx, "outbox send failed", slog.String("id", claimed.ID), slog.String("case", claimed.CaseID),
-			slog.Int("attempt", claimed.Attempts), slog.String("error", sendErr.Error()))
+			slog.Int("attempt", claimed.Attempts), slog.String("error", withoutAddress(sendErr.Error(), claimed.To)))
 	}
 	// Record the outcome. Use a context that outlives a cancelled caller:
 	// a delivered message left as Sending would later read as uncertain.
@@ -1207,6 +1210,25 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 }
 
 var errFinal = errors.New("message is final")
+
+// withoutAddress is s with every occurrence of addr, in any letter case,
+// replaced by "<recipient>".
+func withoutAddress(s, addr string) string {
+	if addr == "" {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if i+len(addr) <= len(s) && strings.EqualFold(s[i:i+len(addr)], addr) {
+			b.WriteString("<recipient>")
+			i += len(addr)
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
 
 // backoff is the delay before attempt n+1: Backoff·2^(n-1), at most
 // MaxBackoff, ±20 %.

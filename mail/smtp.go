@@ -106,7 +106,8 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 		return fmt.Errorf("%w: sender: %v", ErrRefused, err)
 	}
 	if err := msg.To(m.To); err != nil {
-		return fmt.Errorf("%w: recipient: %v", ErrRefused, err)
+		// go-mail's error quotes the address: it stays out of the log.
+		return fmt.Errorf("%w: recipient: go-mail did not accept the address", ErrRefused)
 	}
 	msg.Subject(m.Subject)
 	local := m.MessageID
@@ -140,31 +141,55 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 
 // classify tells a certain non-delivery (the server answered no before
 // the end of the data) from an ambiguous one (the connection broke while
-// the data was being closed: the server may have accepted it).
+// the data was being closed: the server may have accepted it). What it
+// returns reads as an smtpFailure: go-mail's own text is dropped, since it
+// carries the server's reply (which echoes the recipient's address) and
+// ends with the affected recipients.
 func classify(err error) error {
 	var se *gomail.SendError
 	if !errors.As(err, &se) {
-		return err
+		return &smtpFailure{step: "sending"}
 	}
+	f := &smtpFailure{step: se.Reason.String(), code: se.ErrorCode(), enhanced: se.EnhancedStatusCode()}
 	switch se.Reason {
 	case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
-		return fmt.Errorf("%w: %v", ErrRefused, err)
+		return fmt.Errorf("%w: %w", ErrRefused, f)
 	case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrConnCheck, gomail.ErrSMTPReset, gomail.ErrWriteContent:
 		if se.ErrorCode() >= 500 {
-			return fmt.Errorf("%w: %v", ErrRefused, err)
+			return fmt.Errorf("%w: %w", ErrRefused, f)
 		}
-		return fmt.Errorf("%w: %v", ErrNotDelivered, err)
+		return fmt.Errorf("%w: %w", ErrNotDelivered, f)
 	case gomail.ErrSMTPDataClose:
 		// A reply code means the server answered (and refused); no code
 		// means the connection failed and it may have taken the message.
 		switch code := se.ErrorCode(); {
 		case code >= 500:
-			return fmt.Errorf("%w: %v", ErrRefused, err)
+			return fmt.Errorf("%w: %w", ErrRefused, f)
 		case code >= 400:
-			return fmt.Errorf("%w: %v", ErrNotDelivered, err)
+			return fmt.Errorf("%w: %w", ErrNotDelivered, f)
 		}
 	}
-	return err
+	return f
+}
+
+// smtpFailure is a failed SMTP exchange as the server log sees it: the
+// step that failed, the server's reply code and enhanced status code, and
+// nothing that names the recipient (never the reply's text).
+type smtpFailure struct {
+	step     string // go-mail's reason: "sending SMTP RCPT TO command", …
+	code     int    // the reply code; 0: no reply (the connection failed)
+	enhanced string // the enhanced status code (RFC 3463), when given
+}
+
+func (f *smtpFailure) Error() string {
+	s := "smtp: " + f.step
+	switch {
+	case f.code == 0:
+		return s + ": no reply code (the connection failed, or go-mail refused before asking)"
+	case f.enhanced != "":
+		return fmt.Sprintf("%s: reply %d %s", s, f.code, f.enhanced)
+	}
+	return fmt.Sprintf("%s: reply %d", s, f.code)
 }
 
 // messageIDDomain is the right-hand side of the Message-IDs sent from

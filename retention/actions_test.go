@@ -257,7 +257,8 @@ func checkBundle(t *testing.T, e *env, w *transferWorld, files map[string][]byte
 
 // TestReviewAndKeep: a record reviewed is kept until its review date, one
 // kept permanently for good; both are audited once, listed on the
-// certificate with their reason and authority, left out of later plans
+// certificate with the keyed commitment of their reason and authority
+// (never the text), left out of later plans
 // (the reviewed one only until its date), and their case record stays.
 func TestReviewAndKeep(t *testing.T) {
 	t.Parallel()
@@ -316,15 +317,42 @@ func TestReviewAndKeep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The certificate, unsealed and never disposed of, carries the
+		// keyed commitment of the reason and the authority, as the
+		// retention.kept entry it names does, never their text (before:
+		// "reviewed: kept until …: Appeal pending in the county court").
 		actions := map[string]string{}
 		for _, r := range cert.Kept {
-			if r.Doc != "" {
-				actions[r.Doc] = r.Action + " " + r.Kept
+			if r.Doc == "" {
+				continue
+			}
+			actions[r.Doc] = r.Action + " " + r.Kept
+			if r.Audit == nil {
+				t.Fatalf("kept record %s names no retention.kept entry", r.Doc)
+			}
+			ev, err := e.log.Entry(ctx, *r.Audit)
+			if err != nil || ev.Type != "retention.kept" || len(ev.Hashes) == 0 || !strings.HasSuffix(r.Kept, "keyed hash "+ev.Hashes[0]) {
+				t.Fatalf("kept record %s: its audit entry %d (%v) is not the retention.kept entry with its commitment: %+v", r.Doc, *r.Audit, err, ev)
 			}
 		}
-		if !strings.HasPrefix(actions[letter.ID], "reviewed ") || !strings.Contains(actions[letter.ID], review.Reason) ||
-			!strings.HasPrefix(actions[exhibit.ID], "kept-permanently ") || !strings.Contains(actions[exhibit.ID], keepIt.Authority) {
+		reasonCommit, authorityCommit := e.meta.IndexKey("audit-commit", review.Reason), e.meta.IndexKey("audit-commit", keepIt.Authority)
+		if actions[letter.ID] != "reviewed reviewed: kept until "+until.Format("2006-01-02")+"; reason: keyed hash "+reasonCommit ||
+			actions[exhibit.ID] != "kept-permanently kept permanently; authority: keyed hash "+authorityCommit {
 			t.Fatalf("certificate's kept records: %v", actions)
+		}
+		rc, _, err := store.Get(ctx, certificateKey(p.ID), objstore.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{review.Reason, keepIt.Authority, "county court", "Superior Court"} {
+			if bytes.Contains(bytes.ToLower(raw), bytes.ToLower([]byte(text))) {
+				t.Fatalf("the stored certificate holds %q", text)
+			}
 		}
 		kept := 0
 		for i := range e.log.Size() {

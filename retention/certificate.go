@@ -32,7 +32,8 @@ import (
 // Anyone with the audit log's public verifier key (`parley audit key`,
 // GET /api/v1/audit/key) can check it offline. It holds ids, classes,
 // sizes, dates and the keyed content hashes the audit log carries — never
-// a name or a byte of content — so it can be handed to a court or an
+// a name or a byte of content, nor a review's reason or a keep's
+// authority (their keyed hashes) — so it can be handed to a court or an
 // auditor as it is. One is stored per plan, create-only, at
 // retention/certificates/<plan>, and the audit log's
 // "retention.certificate" entry carries its SHA-256.
@@ -58,7 +59,12 @@ type CertRecord struct {
 	Trigger   policy.Trigger `json:"trigger"`
 	TriggerAt time.Time      `json:"triggerAt"`
 	Held      []string       `json:"held,omitempty"`
-	// Kept says why a case record not held was kept for now.
+	// Kept says why a case record not held was kept for now; for a
+	// record a review or a keep kept (Action), until when or for good and
+	// the keyed hash of the reason or authority ("reviewed: kept until
+	// 2027-06-01; reason: keyed hash 3f…", "kept permanently; authority:
+	// keyed hash 3f…"), the same as the retention.kept entry's (Audit),
+	// never the text.
 	Kept string `json:"kept,omitempty"`
 	// Missing says that a case record was gone, and not destroyed by
 	// Parley (Certificate.Missing).
@@ -72,7 +78,8 @@ type CertRecord struct {
 	Counts map[string]int `json:"counts,omitempty"`
 	// Audit is the audit entry that recorded this record's destruction
 	// (case classes; documents and message history are recorded in
-	// entries that name many, within the certificate's audit range).
+	// entries that name many, within the certificate's audit range), or,
+	// for a record a review or a keep kept, its retention.kept entry.
 	Audit *int64 `json:"audit,omitempty"`
 }
 
@@ -277,6 +284,12 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 				c.Missing = append(c.Missing, r)
 			} else {
 				r.Held, r.Kept = o.Held, o.Kept
+				if o.Result == OutcomeReviewed || o.Result == OutcomeKeptPermanently {
+					// The reason or authority is free text (it may name
+					// people): the sealed plan keeps it, the certificate
+					// its keyed commitment and the retention.kept entry.
+					r.Kept, r.Audit = s.certKept(p.actionFor(it)), o.Audit
+				}
 				// Kept by a storage hold after some of its claimed
 				// accounts were destroyed (heldAfterAccounts): those
 				// are counted, and their audit entry named.
@@ -325,6 +338,18 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 		}
 	}
 	return c, nil
+}
+
+// certKept is what a certificate says of a record a review or a keep
+// kept: until when, or for good, and the keyed commitment of the reason
+// or authority (the hash the audit log's retention.kept entry carries),
+// never the text, which is in the sealed plan only: the certificate is
+// stored unsealed and never disposed of.
+func (s *Service) certKept(a DisposalAction) string {
+	if a.Kind == ActionReview {
+		return "reviewed: kept until " + a.Until.Format("2006-01-02") + "; reason: keyed hash " + s.commit(a.Reason)
+	}
+	return "kept permanently; authority: keyed hash " + s.commit(a.Authority)
 }
 
 // sign encodes and signs a certificate.

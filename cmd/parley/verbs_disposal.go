@@ -97,7 +97,7 @@ func retentionReview(ctx context.Context, args []string) error {
 	var until, reason *string
 	return chooseVerb(ctx, "retention review", args, func(fs *flag.FlagSet) func(*api.ChooseAction) error {
 		until = fs.String("until", "", "keep the record until this date (YYYY-MM-DD), then plan it again")
-		reason = fs.String("reason", "", "why it is kept longer (on the plan and the certificate)")
+		reason = fs.String("reason", "", "why it is kept longer (on the plan; the certificate carries only its keyed hash)")
 		return func(req *api.ChooseAction) error {
 			t, err := time.Parse(time.DateOnly, *until)
 			if err != nil {

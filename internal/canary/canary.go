@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -72,10 +73,18 @@ func (m matcher) find(data []byte) []string {
 }
 
 // ScanDir reads every regular file under dir and reports the files that
-// hold a canary, with the canaries each holds.
+// hold a canary, with the canaries each holds. It also looks at the path
+// of every file and directory relative to dir, since object keys are
+// paths there (MinIO's data directory: bucket/key/xl.meta; the directory
+// store: one file per key): an entry whose relative path names a canary
+// its parent's path does not is reported too. files counts the regular
+// files read.
 func ScanDir(dir string, canaries []string) (map[string][]string, int, error) {
 	m := newMatcher(canaries)
 	hits := map[string][]string{}
+	// inPath: the canaries the relative path of each directory walked
+	// names, so its entries report only those their own names add.
+	inPath := map[string][]string{}
 	files := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -84,19 +93,35 @@ func ScanDir(dir string, canaries []string) (map[string][]string, int, error) {
 			}
 			return err
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
+		var found []string
+		if rel, err := filepath.Rel(dir, path); err == nil && rel != "." {
+			named := m.find([]byte(filepath.ToSlash(rel)))
+			if d.IsDir() {
+				inPath[path] = named
 			}
-			return err
+			for _, c := range named {
+				if !slices.Contains(inPath[filepath.Dir(path)], c) {
+					found = append(found, c)
+				}
+			}
 		}
-		files++
-		if f := m.find(b); len(f) > 0 {
-			hits[path] = f
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				if os.IsNotExist(err) {
+					return nil
+				}
+				return err
+			}
+			files++
+			for _, c := range m.find(b) {
+				if !slices.Contains(found, c) {
+					found = append(found, c)
+				}
+			}
+		}
+		if len(found) > 0 {
+			hits[path] = found
 		}
 		return nil
 	})

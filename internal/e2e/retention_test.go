@@ -157,6 +157,22 @@ func TestRetentionApplyKill9(t *testing.T) {
 	if docItems != want || caseRecords != retentionCases || p.Records != all-1 || p.Held != 1 {
 		t.Fatalf("plan: %d document and message records listed (want %d), %d case records, %d due of %d, %d held", docItems, want, caseRecords, p.Records, all, p.Held)
 	}
+	// Rita keeps another document of the held one's case for review, with
+	// a reason naming a canary: it is in the sealed plan, and must reach
+	// neither the certificate nor anything else stored in the clear.
+	var reviewed retention.Item
+	for _, it := range planned.Records {
+		if it.Case == held.caseID && it.Doc != "" && it.Doc != held.id {
+			reviewed = it
+			break
+		}
+	}
+	if reviewed.Doc == "" {
+		t.Fatalf("no other document of case %s in the plan", held.caseID)
+	}
+	reviewReason := "Appeal by " + suite.canary("rreason") + " pending"
+	c.as(homes["rita"], "", "retention", "review", p.ID, "--case", reviewed.Case, "--doc", reviewed.Doc, "--version", strconv.Itoa(reviewed.Version),
+		"--until", time.Now().AddDate(1, 0, 0).Format("2006-01-02"), "--reason", reviewReason)
 	c.as(homes["rob"], "", "retention", "approve", p.ID)
 
 	// The kills. Rita's apply session talks to one node directly, so that
@@ -292,10 +308,16 @@ func TestRetentionApplyKill9(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.as(homes["rob"], "", "retention", "certificate", p.ID, "--json")), &cert); err != nil {
 		t.Fatal(err)
 	}
-	// Kept: the held document, and its case's record (a document of the
-	// case remains).
-	if !cert.Verified || len(cert.Certificate.Destroyed) != all-2 || len(cert.Certificate.Kept) != 2 {
+	// Kept: the held document, the reviewed one, and their case's record
+	// (a document of the case remains). The reviewed one's reason is on
+	// the certificate as a keyed hash only.
+	if !cert.Verified || len(cert.Certificate.Destroyed) != all-3 || len(cert.Certificate.Kept) != 3 {
 		t.Errorf("certificate: verified %v, %d destroyed, %d kept", cert.Verified, len(cert.Certificate.Destroyed), len(cert.Certificate.Kept))
+	}
+	for _, r := range cert.Certificate.Kept {
+		if r.Doc == reviewed.Doc && (r.Action != retention.OutcomeReviewed || !strings.Contains(r.Kept, "reason: keyed hash ") || strings.Contains(r.Kept, reviewReason)) {
+			t.Errorf("certificate: the reviewed document %s: %s %q", r.Doc, r.Action, r.Kept)
+		}
 	}
 
 	// No stored version of any disposed record is left in MinIO, and none
@@ -305,6 +327,9 @@ func TestRetentionApplyKill9(t *testing.T) {
 		if len(it.Held) > 0 {
 			keptHeld++
 			continue
+		}
+		if it.Doc == reviewed.Doc {
+			continue // kept for review; downloaded below
 		}
 		destroyed++
 		var prefixes []string
@@ -359,6 +384,14 @@ func TestRetentionApplyKill9(t *testing.T) {
 	if err := downloadEquals(ctx, med, held, 20*time.Second); err != nil {
 		lost++
 		t.Errorf("held document %s: %v", held.id, err)
+	}
+	for _, d := range docs {
+		if d.id == reviewed.Doc {
+			if err := downloadEquals(ctx, med, d, 20*time.Second); err != nil {
+				lost++
+				t.Errorf("reviewed document %s: %v", d.id, err)
+			}
+		}
 	}
 	if out := c.cli("", "audit", "verify"); !strings.Contains(out, "Audit log verified") {
 		t.Errorf("audit verify: %s", out)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,7 +47,10 @@ func startConversation(t *testing.T, c *cluster) *conversation {
 	tokens := map[string]string{"mediator": med.Token}
 	cv.tokens = tokens
 	for _, side := range []string{"A", "B"} {
-		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+suite.canary("party"+side), "", time.Hour)
+		// An address too: the invitation's mail (held in the development
+		// outbox) and the account then store it, for the at-rest scan.
+		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+suite.canary("party"+side),
+			suite.lowerCanary("email"+strings.ToLower(side))+"@example.org", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

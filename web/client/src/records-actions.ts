@@ -96,7 +96,7 @@ export function renderActions(into: HTMLElement, p: Plan, pa: PlanActions | stri
   into.replaceChildren(h("section", { id: "plan-actions-section", "aria-labelledby": "plan-actions-title" },
     h("h4", { id: "plan-actions-title" }, "What happens to each record"),
     h("p", { class: "note" }, canChoose
-      ? "Every record is destroyed unless you choose otherwise: review it (keep it until a date), keep it permanently, or transfer its case to an archive or a court first. Your choices are seen by records staff and the person who approves the plan, and are written on the certificate; you cannot approve this plan yourself once you have chosen."
+      ? "Every record is destroyed unless you choose otherwise: review it (keep it until a date), keep it permanently, or transfer its case to an archive or a court first. Your choices are seen by records staff and the person who approves the plan; the certificate says what was kept and until when, and shows a reason or an authority only as a fingerprint. You cannot approve this plan yourself once you have chosen."
       : "Records staff choose these before the plan is approved; the certificate records them."),
     h("p", { id: "plan-actions-summary" }, chosen.length
       ? `${chosen.length} of ${due.length} records are not simply destroyed: ${[...new Set(chosen.map((it) => actionWords(actionOf(pa, it)).split(":")[0].split(" (")[0]))].join("; ")}.`
@@ -173,7 +173,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
   const fields: Record<string, HTMLElement> = {
     review: h("div", { class: "action-fields" },
       h("div", {}, h("label", { for: "action-until" }, "Keep it until"), until),
-      h("div", {}, h("label", { for: "action-reason" }, "Reason (on the plan and the certificate)"), reason)),
+      h("div", {}, h("label", { for: "action-reason" }, "Reason (on the plan, for records staff; the certificate shows only a fingerprint of it)"), reason)),
     keep: h("div", { class: "action-fields" },
       h("div", {}, h("label", { for: "action-authority" }, "Authority: the court order, statute or program rule"), authority)),
     transfer: h("div", { class: "action-fields" },
