@@ -20,7 +20,7 @@ import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
-import { showWelcome } from "./welcome";
+import { redrawWelcome, showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 import { commentWords, mountAgreement, noteMessage } from "./agreement";
 import { floorAfterSend, floorBadge, floorBar, floorMessage, floorRoomsChanged, floorStatus, initFloor, turnNote } from "./floor";
@@ -440,6 +440,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
       const old = document.querySelector("#room > .banner");
       if (old) old.replaceWith(roomBanner(current));
     }
+    redrawWelcome(welcomeWho); // the welcome open names who joined since
     docs?.caseChanged();
   };
   sc.onStatus = (s, detail) => {
@@ -511,8 +512,22 @@ function welcome(force: boolean) {
   const caucus = mine?.side && mine.role !== "observer" ? "caucus:" + mine.side : "";
   showWelcome(main(), {
     h, account: me.id, mediators: c.mediators.filter((m) => !m.recused).map((m) => m.name), role: mine?.role ?? "party",
-    caucus, caucusTitle: caucus ? roomTitle(caucus) : "", visibleTo, openRoom: (r) => switchRoom(r),
+    caucus, caucusTitle: caucus ? roomTitle(caucus) : "", visibleTo: welcomeWho, openRoom: (r) => switchRoom(r),
   }, force);
+}
+
+/**
+ * Who reads a room, for the welcome: as its banner says it, and for the
+ * joint room, the sides nobody has joined for yet ("(and the Landlord side,
+ * once they join)"), so a first reader does not take the people named so
+ * far for everyone.
+ */
+function welcomeWho(room: string): string {
+  const words = visibleTo(room);
+  if (room !== "joint") return words;
+  const waiting = c.sides.filter((s) => !c.participants.some((p) => p.side === s.id && p.role !== "observer")).map((s) => `the ${s.label} side`);
+  if (!waiting.length) return words;
+  return `${words} (and ${waiting.length > 1 ? waiting.slice(0, -1).join(", ") + " and " + waiting[waiting.length - 1] : waiting[0]}, once they join)`;
 }
 
 let noticeEl: HTMLElement;

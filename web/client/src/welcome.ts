@@ -45,7 +45,8 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
     document.getElementById("room-title")?.focus();
   };
   // Who reads a room, on a line of its own as every room and document says it ("Visible to: …").
-  const who = (room: string) => h("span", { class: "note welcome-who" }, w.visibleTo(room) + ".");
+  // Each line names its room (data-room), so it is said again when people join (redrawWelcome).
+  const who = (room: string) => h("span", { class: "note welcome-who", "data-room": room }, w.visibleTo(room) + ".");
   const title = h("h2", { id: "welcome-title", tabindex: "-1" }, "Welcome to your mediation");
   const items: (HTMLElement | null)[] = [
     h("li", {}, h("strong", {}, "The joint room"), " is where everyone meets. What you write there, all of them can read.", who("joint")),
@@ -64,4 +65,16 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
   sec.addEventListener("keydown", (e) => { if ((e as KeyboardEvent).key === "Escape") close(); });
   into.prepend(sec);
   title.focus();
+}
+
+/**
+ * Says again who reads each room on the welcome shown (if any): the case
+ * changed (someone joined, or left), and the lines said when it opened
+ * would name too few, or too many.
+ */
+export function redrawWelcome(visibleTo: (room: string) => string): void {
+  for (const line of document.querySelectorAll<HTMLElement>("#welcome .welcome-who[data-room]")) {
+    const words = visibleTo(line.dataset.room!) + ".";
+    if (line.textContent !== words) line.textContent = words;
+  }
 }

@@ -56,9 +56,6 @@ await run(async () => {
   check(await a.locator("#welcome").count() === 0, "dismissed once, the welcome is not shown again in this browser");
   await a.click("#show-welcome");
   await a.locator("#welcome").waitFor();
-  await a.keyboard.press("Escape");
-  await a.locator("#welcome").waitFor({ state: "detached" });
-  check(true, "“About this mediation” shows it again; Escape puts it away");
 
   // Party B (Landlord) on a phone; sees the welcome too, dismisses it.
   const b = await newPage("party B", { width: 390, height: 844 });
@@ -68,6 +65,15 @@ await run(async () => {
   check((await b.locator("#welcome").innerText()).includes("Landlord caucus"), "party B's welcome names their own caucus");
   await b.click("#welcome-dismiss");
   await connected(b);
+  // A's welcome, open while B joined, names B now as a reader of the joint room.
+  const jointWho = a.locator("#welcome .welcome-who").first();
+  await a.locator("#welcome .welcome-who", { hasText: "Lars Lindqvist" }).first().waitFor({ timeout: 60000 });
+  const jointNow = (await jointWho.innerText()).trim();
+  check(!whoLines[0].includes("Lars Lindqvist") && jointNow.includes("Lars Lindqvist (Landlord)") && !jointNow.includes("once they join"),
+    "party A's welcome, open while party B joined, names B as a reader of the joint room: " + jointNow);
+  await a.keyboard.press("Escape");
+  await a.locator("#welcome").waitFor({ state: "detached" });
+  check(true, "“About this mediation” shows it again; Escape puts it away");
 
   // --- the mediator, and a carry proposed, edited and approved ---
   const med = await newPage("mediator", { width: 1280, height: 900 });

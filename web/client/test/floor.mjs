@@ -35,10 +35,13 @@ async function waitText(page, text) {
   return li;
 }
 const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
-async function party(name, invite) {
+async function party(name, invite, jointWho) {
   const p = await newPage(name, { width: 1280, height: 900 });
   await p.goto(invite);
   await passGate(p);
+  // Who reads the joint room, on the welcome: a side nobody has joined for yet is said to read it once they join.
+  const who = (await p.locator("#welcome .welcome-who").first().innerText()).trim();
+  check(jointWho(who), `${name}'s welcome says who reads the joint room: ${who}`);
   await p.locator("#welcome-dismiss").click();
   await connected(p);
   return p;
@@ -55,8 +58,10 @@ await run(async () => {
   await med.click("button[type=submit]");
   await connected(med);
   await med.locator("#floor-panel h2").waitFor();
-  const a = await party("party A (Tenant)", env("PARLEY_INVITE_A"));
-  const b = await party("party B (Landlord)", env("PARLEY_INVITE_B"));
+  const a = await party("party A (Tenant)", env("PARLEY_INVITE_A"),
+    (w) => w === "Visible to: everyone in this mediation: you, the mediator Morgan Reyes (and the Landlord side, once they join).");
+  const b = await party("party B (Landlord)", env("PARLEY_INVITE_B"),
+    (w) => w.includes("Ada Okafor (Tenant)") && !w.includes("once they join"));
   check(await a.locator("#floor-panel").count() === 0, "a party has no mediator controls");
 
   // --- a timed caucus ---
