@@ -605,7 +605,7 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
       sc.safetyNumber(m.accountId).then(
         (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),
           `Check this number with ${m.name} by phone before you admit them.`),
-        (e) => number.replaceChildren(`There is no safety number with ${m.name} yet (${errText(e)}). Confirm with ${m.name} and the program by phone before you admit them.`));
+        (e) => { const w = errText(e); number.replaceChildren(`${w.charAt(0).toUpperCase() + w.slice(1)}. Confirm with ${m.name} and the program by phone before you admit them.`); });
     };
     item.append(
       h("p", {}, h("strong", {}, `${m.name} is listed as a mediator of this case, but nobody has let them into the conversation yet. `),
@@ -654,7 +654,7 @@ function renderRooms() {
         try {
           out.textContent = await sc.safetyNumber(a);
           hint.textContent = `Read it aloud to ${name} by phone or in a joint session: their screen shows the same digits under your name. If any digit differs, stop and call the mediation program.`;
-        } catch (e) { out.textContent = errText(e); hint.textContent = ""; }
+        } catch (e) { const w = errText(e); out.textContent = w.charAt(0).toUpperCase() + w.slice(1) + "."; hint.textContent = ""; }
       },
     }, "Safety number with " + name), out, hint));
   }

@@ -154,5 +154,24 @@ await run(async () => {
   await openRoom(a, "caucus:A");
   await a.locator("#raise-hand").waitFor();
   check(await ask("hands") === "0", "writing in the caucus lowered the hand, on the server too");
+  // --- this browser's saved keys damaged: the page says so, and what to do, not the check's own words ---
+  await b.evaluate(() => new Promise((done, fail) => {
+    const req = indexedDB.open("parley", 1);
+    req.onerror = () => fail(req.error);
+    req.onsuccess = () => {
+      const db = req.result, tx = db.transaction("devices", "readwrite");
+      const cur = tx.objectStore("devices").openCursor();
+      cur.onsuccess = () => { const c = cur.result; if (c) { c.update({ ...c.value, kem: 99 }); c.continue(); } };
+      tx.oncomplete = () => { db.close(); done(); };
+      tx.onerror = () => fail(tx.error);
+    };
+  }));
+  await b.reload();
+  const damaged = b.locator("main", { hasText: "saved keys are damaged" });
+  await damaged.waitFor({ timeout: 30000 });
+  const damagedWords = (await b.locator("#status").innerText()).trim();
+  check(damagedWords === "This browser's saved keys are damaged, so it cannot open your mediation. Use “Sign out and forget this browser”, then ask your mediator for a link back in.",
+    "a browser whose saved keys are damaged says so in plain words, and what to do: " + damagedWords);
+  check(await b.locator("#forget-open").isVisible(), "and “Sign out and forget this browser” is on the page");
   log("floor: done");
 });
