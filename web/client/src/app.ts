@@ -484,6 +484,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   renderRooms();
   switchRoom(current);
   if (!sc.mediator) welcome(false);
+  // No welcome to read first: a screen reader starts at the room's name, not at the top of an empty page.
+  if (!document.getElementById("welcome")) document.getElementById("room-title")?.focus();
   renderDevices($("devices"), devicesContext());
   if (me.role === "participant") emailSignInPanel($("email-signin"), me, caseID);
   mountRooms($("defined-rooms"), {
@@ -824,7 +826,8 @@ function switchRoom(room: string) {
   // Phones: the conversation can push the message box off the first screen; a jump to it.
   const jump = observer ? null : h("button", { type: "button", id: "jump-to-draft", class: "link jump", onclick: () => { ta.scrollIntoView({ block: "center" }); ta.focus(); } }, "Write a message ↓");
   sec.replaceChildren(
-    h("div", { class: "room-head" }, h("h1", { id: "room-title" }, roomTitle(room)), jump),
+    // Focusable by script (not by Tab): the welcome put away, or the case opened without it, moves the focus here.
+    h("div", { class: "room-head" }, h("h1", { id: "room-title", tabindex: "-1" }, roomTitle(room)), jump),
     roomBanner(room),
     floorBar(room),
     presenceLine(room),

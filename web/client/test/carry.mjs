@@ -51,9 +51,12 @@ await run(async () => {
   check(await a.evaluate(() => document.activeElement?.id) === "welcome-dismiss", "Tab reaches “Got it”");
   await a.keyboard.press("Enter");
   await a.locator("#welcome").waitFor({ state: "detached" });
+  check(await a.evaluate(() => document.activeElement?.id) === "room-title", "put away, the welcome leaves the focus on the room's name");
   await a.reload();
   await connected(a);
   check(await a.locator("#welcome").count() === 0, "dismissed once, the welcome is not shown again in this browser");
+  await a.waitForFunction(() => document.activeElement?.id === "room-title", null, { timeout: 30000 });
+  check(true, "opened without the welcome, the case puts the focus on the room's name");
   await a.click("#show-welcome");
   await a.locator("#welcome").waitFor();
 
