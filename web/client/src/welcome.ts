@@ -52,8 +52,12 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
     h("li", {}, h("strong", {}, "The joint room"), " is where everyone meets. What you write there, all of them can read.", who("joint")),
     w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately.`, who(w.caucus)) : null,
     h("li", {}, h("strong", {}, "End-to-end encrypted: "), "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
-    w.caucus ? h("li", {}, h("strong", {}, "Nothing you write leaves your caucus without you. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline. A document in your caucus is shown to others only if someone on your side (you, or your lawyer) allows it.`) : null,
+    // A message leaves the caucus only with its author's consent; a document the side added, with the consent of one
+    // of the side (a party or a lawyer: either can allow it); a document a mediator added to the caucus is the
+    // mediator's, and needs nobody's (vault/approval.go).
+    w.caucus ? h("li", {}, h("strong", {}, "What you write stays in your caucus unless you agree. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline.`) : null,
     h("li", {}, h("strong", {}, "Documents"), " are stored encrypted by the service and shown only to the people named under each one."),
+    w.caucus ? h("li", {}, h("strong", {}, "Documents in your caucus: "), `a document you or your ${w.role === "counsel" ? "client" : "lawyer"} added to your caucus is shown to others only if one of you allows it (either of you can). Documents the mediator adds to your caucus are the mediator's, and the mediator may show them to others.`) : null,
     h("li", {}, h("strong", {}, "To ask the mediator something, "), w.caucus ? `write in your caucus: only your side and ${med} will read it.` : `write in the joint room, or ask ${med} at the session.`),
   ];
   const go = w.caucus ? h("button", { type: "button", onclick: () => { close(); w.openRoom(w.caucus); } }, `Go to your caucus`) : null;

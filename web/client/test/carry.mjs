@@ -36,8 +36,9 @@ await run(async () => {
   check(words.includes("The joint room") && words.includes("Tenant caucus") && /end-to-end encrypted/i.test(words) && words.includes("The other side never sees it"),
     "the welcome says what the joint room and the caucus are, who sees them, and that messages are end-to-end encrypted: " + words.replace(/\s+/g, " "));
   check(words.includes("Morgan Reyes") && !/caucus:[A-Za-z0-9]|room\.post|doc\.upload/.test(words), "it names the mediator, in plain words");
-  check(words.includes("Nothing you write leaves your caucus without you") && words.includes("shown to others only if someone on your side (you, or your lawyer) allows it"),
-    "it promises only what holds: a message you wrote is carried only with your consent, a caucus document shown only if someone on your side allows it");
+  check(words.includes("What you write stays in your caucus unless you agree.") && words.includes("a document you or your lawyer added to your caucus is shown to others only if one of you allows it (either of you can).")
+    && words.includes("Documents the mediator adds to your caucus are the mediator's, and the mediator may show them to others.") && !words.includes("without you"),
+    "it promises only what holds: a message you wrote is carried only with your consent, a caucus document your side added shown only if one of you allows it, and one the mediator added is the mediator's");
   const whoLines = (await a.locator("#welcome .welcome-who").allInnerTexts()).map((t) => t.trim());
   check(!/\(Visible to/.test(words) && whoLines.length === 2 && whoLines[0].startsWith("Visible to: everyone in this mediation: you") &&
     whoLines[1].startsWith("Visible to: the Tenant side only: you") && whoLines.every((t) => t.endsWith(".")),
