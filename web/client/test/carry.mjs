@@ -243,4 +243,17 @@ await run(async () => {
   }
   await med.evaluate(() => window.scrollTo(0, 0));
   await med.screenshot({ path: `${shots}/carry-mediator-first-screen-phone.png` });
+
+  // --- an observer's welcome: they read the joint room and cannot write in it ---
+  const obs = await newPage("observer", { width: 390, height: 844 });
+  await obs.goto(env("PARLEY_INVITE_O"));
+  await passGate(obs);
+  await obs.locator("#welcome").waitFor({ timeout: 60000 });
+  const obsWords = (await obs.locator("#welcome").innerText()).replace(/\s+/g, " ");
+  check(obsWords.includes("You read the joint room; you do not write in it. To ask the mediator something, ask at the session or contact the mediation program.")
+    && !obsWords.includes("write in the joint room") && !obsWords.includes("What you write there"),
+    "an observer's welcome says they read the joint room and do not write in it, and how to ask the mediator: " + obsWords);
+  await obs.screenshot({ path: `${shots}/welcome-observer-phone.png`, fullPage: true });
+  await obs.setViewportSize({ width: 1280, height: 900 });
+  await obs.locator("#welcome").screenshot({ path: `${shots}/welcome-observer.png` });
 });
