@@ -37,7 +37,9 @@ import (
 // a decline naming it and a caucus message of their own ("ask
 // forge-decline"): the author keeps Approve and Decline and the mediator
 // does not see it declined;
-// at phone width the audience select fits and the composer is reachable.
+// at phone width the audience select fits and the composer is reachable;
+// last, an observer's welcome says they read the joint room and do not
+// write in it.
 func TestBrowserCarry(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -45,6 +47,11 @@ func TestBrowserCarry(t *testing.T) {
 	medEmail, _, medC, k := tenancyCase(t, n)
 	invA := inviteAda(t, medC, k)
 	invB, err := medC.Invite(ctx, k.ID, "party", "B", "Lars Lindqvist", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An observer, who opens the case last: their welcome says they read the joint room and do not write in it.
+	invO, err := medC.Invite(ctx, k.ID, "observer", "", "Kim Observer", "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +213,7 @@ func TestBrowserCarry(t *testing.T) {
 	browserScript{
 		name: "carry.mjs",
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password,
-			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_INVITE_B=" + invB.Link, "PARLEY_CASE=" + k.ID},
+			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_INVITE_B=" + invB.Link, "PARLEY_INVITE_O=" + invO.Link, "PARLEY_CASE=" + k.ID},
 		ask: map[string]func(string) (string, error){
 			"carries":        func(string) (string, error) { return carries() },
 			"carried":        func(string) (string, error) { return carried() },

@@ -12,7 +12,9 @@ import (
 // (the composer it was sent from is gone) says "Not sent" in plain words
 // in the composer on the page, and the words typed are still there; one
 // the server did not store this time goes again by itself; one too long
-// for the others' screens is refused before sending; and a page whose
+// for the others' screens is refused before sending; an agreement comment
+// and a notice the server never confirms say they may or may not have
+// arrived (not "Not sent … reload", nor "could not be sent"); and a page whose
 // person the server took out of the case says so in place of its rooms.
 func TestBrowserSendErrorRedrawn(t *testing.T) {
 	needBrowser(t)

@@ -19,6 +19,7 @@ import { b64, hex, unb64 } from "./wire";
 import { h, stamp } from "./dom";
 import { latest } from "./latest";
 import { roleName } from "./names";
+import { unconfirmedWords } from "./secure";
 
 const path = (id: string) => casePath(id) + "/agreement";
 const agreementAPI = {
@@ -137,6 +138,22 @@ function plainError(e: unknown, what: string, unsure?: string): string {
   }
   if (e instanceof TypeError) return `${what}: the server could not be reached; check your connection and try again.`;
   return `${what}. Please reload the page and try again.`;
+}
+
+/**
+ * Why a comment was not sent, or that it may have been: the server not
+ * confirming it in time leaves open whether it reached the joint room (the
+ * others may read it already), and this browser's own sentences (the room
+ * closed, the case closed while sending) are said as they are.
+ */
+function commentError(e: unknown): string {
+  if (e instanceof Error && e.message === unconfirmedWords) {
+    return "The server did not confirm your comment, so it may or may not have reached the joint room. If it does not appear under this version within a minute, send it again.";
+  }
+  if (e instanceof Error && !(e instanceof APIError) && !(e instanceof TypeError) && e.message && !saysInternal(e.message)) {
+    return `Not sent: ${plainWords(e).replace(/\.$/, "")}.`;
+  }
+  return plainError(e, "Not sent");
 }
 
 const comments = new Map<number, { who: string; text: string; at: number }[]>();
@@ -331,7 +348,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         // The box on the page now (a redraw while sending drew a new one).
         for (const box of [note, el.querySelector<HTMLTextAreaElement>("#agreement-comment")]) if (box && box.value.trim() === text) box.value = "";
         say("Your comment is in the joint room, encrypted for everyone in it.");
-      } catch (e) { say(plainError(e, "Not sent"), true); }
+      } catch (e) { say(commentError(e), true); }
       finally {
         commentSending.delete(ctx.caseID);
         send.disabled = false;

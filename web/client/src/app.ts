@@ -20,7 +20,7 @@ import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
-import { showWelcome } from "./welcome";
+import { redrawWelcome, showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 import { commentWords, mountAgreement, noteMessage } from "./agreement";
 import { floorAfterSend, floorBadge, floorBar, floorMessage, floorRoomsChanged, floorStatus, initFloor, turnNote } from "./floor";
@@ -440,6 +440,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
       const old = document.querySelector("#room > .banner");
       if (old) old.replaceWith(roomBanner(current));
     }
+    redrawWelcome(welcomeWho); // the welcome open names who joined since
     docs?.caseChanged();
   };
   sc.onStatus = (s, detail) => {
@@ -483,6 +484,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   renderRooms();
   switchRoom(current);
   if (!sc.mediator) welcome(false);
+  // No welcome to read first: a screen reader starts at the room's name, not at the top of an empty page.
+  if (!document.getElementById("welcome")) document.getElementById("room-title")?.focus();
   renderDevices($("devices"), devicesContext());
   if (me.role === "participant") emailSignInPanel($("email-signin"), me, caseID);
   mountRooms($("defined-rooms"), {
@@ -511,8 +514,22 @@ function welcome(force: boolean) {
   const caucus = mine?.side && mine.role !== "observer" ? "caucus:" + mine.side : "";
   showWelcome(main(), {
     h, account: me.id, mediators: c.mediators.filter((m) => !m.recused).map((m) => m.name), role: mine?.role ?? "party",
-    caucus, caucusTitle: caucus ? roomTitle(caucus) : "", visibleTo, openRoom: (r) => switchRoom(r),
+    caucus, caucusTitle: caucus ? roomTitle(caucus) : "", visibleTo: welcomeWho, openRoom: (r) => switchRoom(r),
   }, force);
+}
+
+/**
+ * Who reads a room, for the welcome: as its banner says it, and for the
+ * joint room, the sides nobody has joined for yet ("(and the Landlord side,
+ * once they join)"), so a first reader does not take the people named so
+ * far for everyone.
+ */
+function welcomeWho(room: string): string {
+  const words = visibleTo(room);
+  if (room !== "joint") return words;
+  const waiting = c.sides.filter((s) => !c.participants.some((p) => p.side === s.id && p.role !== "observer")).map((s) => `the ${s.label} side`);
+  if (!waiting.length) return words;
+  return `${words} (and ${waiting.length > 1 ? waiting.slice(0, -1).join(", ") + " and " + waiting[waiting.length - 1] : waiting[0]}, once they join)`;
 }
 
 let noticeEl: HTMLElement;
@@ -590,7 +607,7 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
       sc.safetyNumber(m.accountId).then(
         (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),
           `Check this number with ${m.name} by phone before you admit them.`),
-        (e) => number.replaceChildren(`There is no safety number with ${m.name} yet (${errText(e)}). Confirm with ${m.name} and the program by phone before you admit them.`));
+        (e) => { const w = errText(e); number.replaceChildren(`${w.charAt(0).toUpperCase() + w.slice(1)}. Confirm with ${m.name} and the program by phone before you admit them.`); });
     };
     item.append(
       h("p", {}, h("strong", {}, `${m.name} is listed as a mediator of this case, but nobody has let them into the conversation yet. `),
@@ -639,7 +656,7 @@ function renderRooms() {
         try {
           out.textContent = await sc.safetyNumber(a);
           hint.textContent = `Read it aloud to ${name} by phone or in a joint session: their screen shows the same digits under your name. If any digit differs, stop and call the mediation program.`;
-        } catch (e) { out.textContent = errText(e); hint.textContent = ""; }
+        } catch (e) { const w = errText(e); out.textContent = w.charAt(0).toUpperCase() + w.slice(1) + "."; hint.textContent = ""; }
       },
     }, "Safety number with " + name), out, hint));
   }
@@ -817,7 +834,8 @@ function switchRoom(room: string) {
   // Phones: the conversation can push the message box off the first screen; a jump to it.
   const jump = observer ? null : h("button", { type: "button", id: "jump-to-draft", class: "link jump", onclick: () => { ta.scrollIntoView({ block: "center" }); ta.focus(); } }, "Write a message ↓");
   sec.replaceChildren(
-    h("div", { class: "room-head" }, h("h1", { id: "room-title" }, roomTitle(room)), jump),
+    // Focusable by script (not by Tab): the welcome put away, or the case opened without it, moves the focus here.
+    h("div", { class: "room-head" }, h("h1", { id: "room-title", tabindex: "-1" }, roomTitle(room)), jump),
     roomBanner(room),
     floorBar(room),
     presenceLine(room),

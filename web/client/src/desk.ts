@@ -597,9 +597,13 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
 /** Who will see a person invited as role on the side labelled label (the desk's and the case page's invitation forms). */
 export function inviteWords(role: string, label: string, name: string): string {
   const who = name.trim() || "This person";
-  if (role === "observer") return `${who} will read the joint room only — never a caucus — and cannot post. Everyone in the case sees their name and that they observe.`;
+  // A newcomer is handed the documents already in their rooms (docs-newcomers.ts), never the messages written before
+  // they joined (those were encrypted for the people there then).
+  if (role === "observer") return `${who} will read the joint room only — never a caucus — and cannot post. Everyone in the case sees their name and that they observe. ` +
+    `They will open the documents already in the joint room (one with the extra lock once a mediator next opens Parley), but not the messages written there before they join.`;
   return `${who} will take part as ${role === "counsel" ? `the ${label} side's lawyer` : `a party on the ${label} side`}: they read the joint room and the ${label} caucus. ` +
-    `What is said in the ${label} caucus is seen only by the ${label} side and the mediators. Everyone in the case (both sides and the mediators) sees their name and role.`;
+    `What is said in the ${label} caucus is seen only by the ${label} side and the mediators. Everyone in the case (both sides and the mediators) sees their name and role. ` +
+    `They will open the documents already in the joint room and the ${label} caucus (one with the extra lock once a mediator next opens Parley), but not the messages written there before they join.`;
 }
 
 function inviteForm(): HTMLElement {

@@ -54,8 +54,11 @@ async function pairingNumber(old: E.DeviceRecord, nw: E.DeviceRecord): Promise<s
   return E.formatSafetyNumber(await E.safetyNumber(old.account, [old], nw.account, [nw]));
 }
 
-/** Polls a pairing until want says it is ready, for up to ten minutes. */
-async function poll(id: string, path: string, method: string, want: (p: Pairing) => boolean): Promise<Pairing> {
+/**
+ * Polls a pairing until want says it is ready, for up to ten minutes. again: what to do for a new code, in the words
+ * of the device polling (the one showing the code presses "Add a device" again; the new one asks the other for it).
+ */
+async function poll(id: string, path: string, method: string, want: (p: Pairing) => boolean, again: string): Promise<Pairing> {
   for (let i = 0, missed = 0; i < 1200; i++) {
     let p: Pairing;
     try {
@@ -70,10 +73,10 @@ async function poll(id: string, path: string, method: string, want: (p: Pairing)
       continue;
     }
     if (want(p)) return p;
-    if (p.state === "spent" || p.state === "delivered") throw new Error("The code has expired or was used. Start again on your other device.");
+    if (p.state === "spent" || p.state === "delivered") throw new Error("the code has expired or was used: " + again);
     await sleep(500);
   }
-  throw new Error("Nothing happened for ten minutes. Start again.");
+  throw new Error("nothing happened for ten minutes: " + again);
 }
 
 export interface DevicesContext { sc: SecureCase; myName: string; nameOf: (account: string) => string; participants: string[] }
@@ -104,12 +107,15 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
       try {
         const p = await call<Pairing>("POST", "/api/v1/keys/pairings", { device: d.sc.me.id });
         out.replaceChildren(
-          h("p", {}, "On your new device, open this mediation (sign in, or use a re-entry link from your mediator), choose “Link this browser” and enter this code. It works once, for 10 minutes."),
+          // A party or lawyer has no password: they open it with a link (docs: signinlink.ts, reentry.ts).
+          h("p", {}, d.sc.mediator
+            ? "On your new device, sign in and open this mediation, choose “Link this browser” and enter this code. It works once, for 10 minutes."
+            : "On your new device, open this mediation with a link back in from your mediator, or with “Email me a link to sign in” on the sign-in page; then choose “Link this browser” and enter this code. It works once, for 10 minutes."),
           h("p", { class: "pair-code", id: "pair-code" }, p.code ?? ""),
           h("p", { class: "note" }, "Waiting for the new device…"));
-        const claimed = await poll(p.id, "", "GET", (x) => x.state === "claimed");
+        const claimed = await poll(p.id, "", "GET", (x) => x.state === "claimed", "press “Add a device” again here for a new code");
         const rec = await E.decodeDeviceRecord(unb64(claimed.newRecord!));
-        if (rec.account !== d.sc.me.account) throw new Error("The device that entered the code is not yours.");
+        if (rec.account !== d.sc.me.account) throw new Error("the device that entered the code is not yours");
         const num = await pairingNumber(d.sc.me.record, rec);
         const status = h("p", { role: "status" });
         const yes = h("button", {
@@ -182,12 +188,12 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
         const p = await call<Pairing>("POST", "/api/v1/keys/pairings/claim", { code: code.value, record: b64(d.sc.me.record.raw) });
         await d.sc.refresh();
         const old = d.sc.sess.dir.device(d.sc.me.account, p.oldDevice, -1);
-        if (!old) throw new Error("The device that showed the code is not one of yours.");
+        if (!old) throw new Error("the device that showed the code is not one of yours");
         out.replaceChildren(
           h("p", {}, "Compare this number with the one on your other device, and confirm there if they are the same:"),
           h("p", { class: "safety", id: "pair-number" }, await pairingNumber(old, d.sc.me.record)),
           h("p", { class: "note" }, "Waiting for you to confirm on your other device…"));
-        const done = await poll(p.id, "/collect", "POST", (x) => !!x.share);
+        const done = await poll(p.id, "/collect", "POST", (x) => !!x.share, "on your other device, press “Add a device” again for a new code, and enter it here");
         const chains = await E.openKeyShare(unb64(done.share!), d.sc.me, old);
         await saveShared(d.sc.me.account, chains);
         out.replaceChildren(h("p", { role: "status" }, "This browser is added. Opening the mediation again with your earlier messages…"));

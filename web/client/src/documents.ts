@@ -190,6 +190,16 @@ function sendFile(caseID: string, file: File, audience: string, cls: string, max
   });
 }
 
+/**
+ * Who will see a document added for audience, under the form: the people the room names now and, for the joint
+ * room, those who join later (an invitation not yet used names nobody yet, but its person opens the joint room's
+ * documents once they join).
+ */
+function audienceWords(visibleTo: (audience: string) => string, audience: string): string {
+  const now = visibleTo(audience);
+  return audience === "joint" ? `${now}, and anyone who joins the case later (someone invited who has not joined yet, for example)` : now;
+}
+
 export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   let docs: Document[] = [];
   let listed = ""; // the last listing's fingerprint
@@ -596,7 +606,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         ...a.classes.map((c) => h("option", { value: c, selected: c === was }, classWords[c] ?? c)));
     };
     fillClasses();
-    const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
+    const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, audienceWords(ctx.visibleTo, aud.value));
     // In a room a mediator named: where the document goes instead, above "Visible to".
     const placeNote = h("p", { class: "note", id: "doc-place-note", "aria-live": "polite" });
     const sayPlace = () => { placeNote.textContent = elsewhereWords(aud.value, ctx.room()); placeNote.hidden = !placeNote.textContent; };
@@ -614,7 +624,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     cls.onchange = () => { if (cls.value) { cls.removeAttribute("aria-invalid"); if (err.dataset.kind) { err.textContent = ""; delete err.dataset.kind; } } };
     // chosen: the person picked the place themselves (until the next upload).
     let chosen = false;
-    aud.onchange = () => { chosen = true; ask.replaceChildren(); sayPlace(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
+    aud.onchange = () => { chosen = true; ask.replaceChildren(); sayPlace(); audNote.textContent = audienceWords(ctx.visibleTo, aud.value); fillClasses(); void showWho(); };
     file.onchange = () => ask.replaceChildren();
     // The room changed while a file is chosen: the form is kept (the file
     // stays) but its place follows the room when the room is one this
@@ -624,7 +634,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       ask.replaceChildren();
       if (!chosen && allowed.some((a) => a.audience === room) && aud.value !== room) {
         aud.value = room;
-        audNote.textContent = ctx.visibleTo(aud.value);
+        audNote.textContent = audienceWords(ctx.visibleTo, aud.value);
         fillClasses();
         void showWho();
       }
@@ -868,7 +878,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       renderList();
       const note = document.getElementById("doc-audience-note");
       const aud = document.getElementById("doc-audience") as HTMLSelectElement | null;
-      if (note && aud) note.textContent = ctx.visibleTo(aud.value);
+      if (note && aud) note.textContent = audienceWords(ctx.visibleTo, aud.value);
       const place = document.getElementById("doc-place-note");
       if (place && aud) { place.textContent = elsewhereWords(aud.value, ctx.room()); place.hidden = !place.textContent; }
     },

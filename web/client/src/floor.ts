@@ -19,6 +19,7 @@ import type { FloorTurn, FloorView, Hand, RoomTimer } from "./wire_gen";
 import { KindNotice, definedRoom as definedName } from "./e2ee";
 import { definedRoom } from "./rooms";
 import type { SecureCase, SecureEvent, Status } from "./secure";
+import { unconfirmedWords } from "./secure";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 type H = (tag: string, attrs?: Attrs, ...kids: (Node | string | null | undefined | false)[]) => HTMLElement;
@@ -47,7 +48,7 @@ let noticeSending = false;
 // A notice some rooms refused: pressing Send again with the same words sends it to every room that can take a notice
 // now and does not have it yet (those that refused it, and any opened or joined since), never to the rooms that have
 // it (they would show it twice); changed words are a new notice, to every room. have: the rooms the page saw take it;
-// missed: those that refused it last time.
+// missed: those that refused it last time, or did not confirm it in time (it may be there: the page says to look first).
 let noticeRetry: { caseID: string; words: string; have: string[]; missed: string[] } | undefined;
 /** Messages shown so far, to mark those sent out of turn when the turns arrive. */
 const shown: { room: string; at: number; from: string; li: HTMLElement }[] = [];
@@ -449,6 +450,7 @@ function fillPanel(): void {
     if (btn) btn.disabled = true;
     const sent: string[] = [];
     const missed: string[] = [];
+    const unsure: string[] = []; // of missed: the server did not confirm it there in time
     let result = "", failed = false;
     try {
       // A room another mediator closed meanwhile is left out too.
@@ -459,10 +461,20 @@ function fillPanel(): void {
       // Every room is tried: one that refuses the notice does not stop the others.
       for (const r of rooms) {
         try { await ctx!.sc().send(r, { kind: KindNotice, text: words }); sent.push(r); }
-        catch { if (!ctx!.sc().sess.chain.closed(r)) missed.push(r); } // closed while sending: not a room to send to
+        catch (e) {
+          if (ctx!.sc().sess.chain.closed(r)) continue; // closed while sending: not a room to send to
+          missed.push(r);
+          // The server did not confirm it in time: it may be in that room already, read by the people there.
+          if (e instanceof Error && e.message === unconfirmedWords) unsure.push(r);
+        }
       }
       const n = `${sent.length} ${sent.length === 1 ? "room" : "rooms"}`;
-      const tryAgain = () => `“${sendAgainLabel(missed)}” sends it there only: the rooms that have it do not get it twice.`;
+      const refused = missed.filter((r) => !unsure.includes(r));
+      // Rooms that may have it are said apart from those that did not take it, and a second press is said to be
+      // for when the notice is not there: pressed at once, it could show twice there.
+      const tryAgain = () => unsure.length === 0
+        ? `“${sendAgainLabel(missed)}” sends it there only: the rooms that have it do not get it twice.`
+        : `The server did not confirm it in ${list(unsure.map(roomWords))}, so it may or may not have arrived there: look there first. If it does not appear within a minute, “${sendAgainLabel(missed)}” sends it there only: the rooms that have it do not get it twice.`;
       noticeRetry = missed.length > 0 ? { caseID: ctx!.sc().caseID, words, have: [...have, ...sent], missed } : undefined;
       if (again && rooms.length === 0) { text.value = ""; result = "Every room you can send to has this notice already: the rooms that missed it are closed now or left."; }
       else if (rooms.length === 0) { failed = true; result = "You are in no open room to send a notice to."; }
@@ -471,8 +483,13 @@ function fillPanel(): void {
         result = again ? `Notice sent to ${list(sent.map(roomWords))} too: every room has it now.` : `Notice sent to ${n}: ${sent.map(ctx!.roomTitle).join(", ")}.`;
       } else if (again) {
         failed = true;
-        result = (sent.length > 0 ? `Notice sent to ${list(sent.map(roomWords))} too; it` : "It") + ` still could not be sent to ${list(missed.map(roomWords))}. ${tryAgain()}`;
-      } else { failed = true; result = `Notice sent to ${n}; it could not be sent to ${list(missed.map(roomWords))}. ${tryAgain()}`; }
+        result = refused.length > 0
+          ? (sent.length > 0 ? `Notice sent to ${list(sent.map(roomWords))} too; it` : "It") + ` still could not be sent to ${list(refused.map(roomWords))}. ${tryAgain()}`
+          : (sent.length > 0 ? `Notice sent to ${list(sent.map(roomWords))} too. ` : "") + tryAgain();
+      } else {
+        failed = true;
+        result = refused.length > 0 ? `Notice sent to ${n}; it could not be sent to ${list(refused.map(roomWords))}. ${tryAgain()}` : `Notice sent to ${n}. ${tryAgain()}`;
+      }
     } finally {
       noticeSending = false;
       if (btn) btn.disabled = false;

@@ -106,7 +106,7 @@ function linkBox(id: string, name: string, r: ReentryResponse): HTMLElement {
   };
   const box = h("div", { class: "reentry-link", id },
     h("label", { for: id + "-link" }, `Link back in for ${name}`),
-    h("p", { class: "note" }, `Shown only now. Send it to ${name} privately: it works once, until ${until}, and signs them in as themselves, with everything they could see before. It is hidden once copied, or in ${LINK_SHOWN_MS / 60000} minutes.`),
+    h("p", { class: "note" }, `Shown only now. Send it to ${name} privately: it works once, until ${until}, and signs them in as themselves. On a new phone or computer they see earlier messages only after linking it from a device they used before. It is hidden once copied, or in ${LINK_SHOWN_MS / 60000} minutes.`),
     input,
     h("div", { class: "row" }, h("button", {
       type: "button", onclick: async () => {
@@ -179,7 +179,7 @@ export function renderPeople(box: HTMLElement, ctx: PeopleContext): void {
   const list = h("ul", { class: "people" });
   for (const p of c.participants) list.append(personRow(p, ctx));
   box.replaceChildren(h("h2", { id: "people-title" }, "People in this case"),
-    h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device."),
+    h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device. On a new phone or computer they see earlier messages only after linking it from a device they used before. If we have their email address, “Link back in” also emails the link to them at once."),
     c.participants.length ? list : h("p", { class: "note" }, "Nobody has joined yet."));
   box.setAttribute("aria-labelledby", "people-title");
   if (focused?.isConnected) focused.focus();

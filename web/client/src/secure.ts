@@ -1043,7 +1043,7 @@ export class SecureCase {
   /** The safety number between this account and another, from their verified active devices. */
   async safetyNumber(other: string): Promise<string> {
     const mine = this.sess.dir.active(this.me.account), theirs = this.sess.dir.active(other);
-    if (!theirs.length) throw new Error("they have no registered device yet");
+    if (!theirs.length) throw new Error(`${this.nameOf(other)} has not opened this mediation on a phone or computer yet, so there is no safety number to compare`);
     return E.formatSafetyNumber(await E.safetyNumber(this.me.account, mine, other, theirs));
   }
 }
@@ -1052,7 +1052,11 @@ export class SecureCase {
 export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   const pins = await loadPins(me.account);
   const p = await api.registerDevice(me.record.raw, pins.logSize ?? 0);
-  const v = await verifyProven(p, pins);
+  // The directory's answer not verifying is a check of the keys failing, as at any later check (SecureCase.check):
+  // the alarm screen, in plain words, not "Something went wrong: …" with the check's own words.
+  const v = await verifyProven(p, pins).catch((e: unknown) => {
+    throw new SecurityStop("the server's record of this browser's keys does not match the one this browser checked before", "key-directory: " + errorText(e));
+  });
   if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, tell your mediator");
   await updatePins(me.account, { logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
 }

@@ -53,6 +53,9 @@ interface StoredDevice {
   registered: boolean;
 }
 
+// What a person reads when this browser's saved keys cannot be used (the page opening says it as it is: it says what to do).
+const damagedWords = "this browser's saved keys are damaged, so it cannot open your mediation. Use “Sign out and forget this browser”, then ask your mediator for a link back in";
+
 async function toKeys(s: StoredDevice): Promise<E.DeviceKeys> {
   let k: P.KEMPrivate;
   if (s.kem === P.KEMXWing && s.xwing) {
@@ -61,9 +64,9 @@ async function toKeys(s: StoredDevice): Promise<E.DeviceKeys> {
     seed.fill(0);
   } else if (s.kem === P.KEMX25519 && s.x25519) {
     k = await P.x25519FromKey(s.x25519);
-  } else throw new Error("stored device keys are damaged");
+  } else throw new Error(damagedWords);
   const keys = await E.deviceKeys(s.account, s.created, { priv: s.sig, pub: s.sigPub }, k);
-  if (keys.id !== s.id) throw new Error("stored device keys are damaged (id does not match)");
+  if (keys.id !== s.id) throw new Error(damagedWords); // the id does not match the keys
   return keys;
 }
 

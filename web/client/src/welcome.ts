@@ -45,15 +45,23 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
     document.getElementById("room-title")?.focus();
   };
   // Who reads a room, on a line of its own as every room and document says it ("Visible to: …").
-  const who = (room: string) => h("span", { class: "note welcome-who" }, w.visibleTo(room) + ".");
+  // Each line names its room (data-room), so it is said again when people join (redrawWelcome).
+  const who = (room: string) => h("span", { class: "note welcome-who", "data-room": room }, w.visibleTo(room) + ".");
   const title = h("h2", { id: "welcome-title", tabindex: "-1" }, "Welcome to your mediation");
+  const observer = w.role === "observer";
   const items: (HTMLElement | null)[] = [
-    h("li", {}, h("strong", {}, "The joint room"), " is where everyone meets. What you write there, all of them can read.", who("joint")),
+    h("li", {}, h("strong", {}, "The joint room"), observer ? " is where everyone meets. You read what is written there." : " is where everyone meets. What you write there, all of them can read.", who("joint")),
     w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately.`, who(w.caucus)) : null,
     h("li", {}, h("strong", {}, "End-to-end encrypted: "), "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
-    w.caucus ? h("li", {}, h("strong", {}, "Nothing you write leaves your caucus without you. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline. A document in your caucus is shown to others only if someone on your side (you, or your lawyer) allows it.`) : null,
+    // A message leaves the caucus only with its author's consent; a document the side added, with the consent of one
+    // of the side (a party or a lawyer: either can allow it); a document a mediator added to the caucus is the
+    // mediator's, and needs nobody's (vault/approval.go).
+    w.caucus ? h("li", {}, h("strong", {}, "What you write stays in your caucus unless you agree. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline.`) : null,
     h("li", {}, h("strong", {}, "Documents"), " are stored encrypted by the service and shown only to the people named under each one."),
-    h("li", {}, h("strong", {}, "To ask the mediator something, "), w.caucus ? `write in your caucus: only your side and ${med} will read it.` : `write in the joint room, or ask ${med} at the session.`),
+    w.caucus ? h("li", {}, h("strong", {}, "Documents in your caucus: "), `a document you or your ${w.role === "counsel" ? "client" : "lawyer"} added to your caucus is shown to others only if one of you allows it (either of you can). Documents the mediator adds to your caucus are the mediator's, and the mediator may show them to others.`) : null,
+    // An observer reads the joint room and cannot post in it.
+    observer ? h("li", {}, h("strong", {}, "You read the joint room; "), "you do not write in it. To ask the mediator something, ask at the session or contact the mediation program.")
+      : h("li", {}, h("strong", {}, "To ask the mediator something, "), w.caucus ? `write in your caucus: only your side and ${med} will read it.` : `write in the joint room, or ask ${med} at the session.`),
   ];
   const go = w.caucus ? h("button", { type: "button", onclick: () => { close(); w.openRoom(w.caucus); } }, `Go to your caucus`) : null;
   const sec = h("section", { id: "welcome", class: "welcome", "aria-labelledby": "welcome-title" },
@@ -64,4 +72,16 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
   sec.addEventListener("keydown", (e) => { if ((e as KeyboardEvent).key === "Escape") close(); });
   into.prepend(sec);
   title.focus();
+}
+
+/**
+ * Says again who reads each room on the welcome shown (if any): the case
+ * changed (someone joined, or left), and the lines said when it opened
+ * would name too few, or too many.
+ */
+export function redrawWelcome(visibleTo: (room: string) => string): void {
+  for (const line of document.querySelectorAll<HTMLElement>("#welcome .welcome-who[data-room]")) {
+    const words = visibleTo(line.dataset.room!) + ".";
+    if (line.textContent !== words) line.textContent = words;
+  }
 }

@@ -36,8 +36,9 @@ await run(async () => {
   check(words.includes("The joint room") && words.includes("Tenant caucus") && /end-to-end encrypted/i.test(words) && words.includes("The other side never sees it"),
     "the welcome says what the joint room and the caucus are, who sees them, and that messages are end-to-end encrypted: " + words.replace(/\s+/g, " "));
   check(words.includes("Morgan Reyes") && !/caucus:[A-Za-z0-9]|room\.post|doc\.upload/.test(words), "it names the mediator, in plain words");
-  check(words.includes("Nothing you write leaves your caucus without you") && words.includes("shown to others only if someone on your side (you, or your lawyer) allows it"),
-    "it promises only what holds: a message you wrote is carried only with your consent, a caucus document shown only if someone on your side allows it");
+  check(words.includes("What you write stays in your caucus unless you agree.") && words.includes("a document you or your lawyer added to your caucus is shown to others only if one of you allows it (either of you can).")
+    && words.includes("Documents the mediator adds to your caucus are the mediator's, and the mediator may show them to others.") && !words.includes("without you"),
+    "it promises only what holds: a message you wrote is carried only with your consent, a caucus document your side added shown only if one of you allows it, and one the mediator added is the mediator's");
   const whoLines = (await a.locator("#welcome .welcome-who").allInnerTexts()).map((t) => t.trim());
   check(!/\(Visible to/.test(words) && whoLines.length === 2 && whoLines[0].startsWith("Visible to: everyone in this mediation: you") &&
     whoLines[1].startsWith("Visible to: the Tenant side only: you") && whoLines.every((t) => t.endsWith(".")),
@@ -51,14 +52,14 @@ await run(async () => {
   check(await a.evaluate(() => document.activeElement?.id) === "welcome-dismiss", "Tab reaches “Got it”");
   await a.keyboard.press("Enter");
   await a.locator("#welcome").waitFor({ state: "detached" });
+  check(await a.evaluate(() => document.activeElement?.id) === "room-title", "put away, the welcome leaves the focus on the room's name");
   await a.reload();
   await connected(a);
   check(await a.locator("#welcome").count() === 0, "dismissed once, the welcome is not shown again in this browser");
+  await a.waitForFunction(() => document.activeElement?.id === "room-title", null, { timeout: 30000 });
+  check(true, "opened without the welcome, the case puts the focus on the room's name");
   await a.click("#show-welcome");
   await a.locator("#welcome").waitFor();
-  await a.keyboard.press("Escape");
-  await a.locator("#welcome").waitFor({ state: "detached" });
-  check(true, "“About this mediation” shows it again; Escape puts it away");
 
   // Party B (Landlord) on a phone; sees the welcome too, dismisses it.
   const b = await newPage("party B", { width: 390, height: 844 });
@@ -68,6 +69,15 @@ await run(async () => {
   check((await b.locator("#welcome").innerText()).includes("Landlord caucus"), "party B's welcome names their own caucus");
   await b.click("#welcome-dismiss");
   await connected(b);
+  // A's welcome, open while B joined, names B now as a reader of the joint room.
+  const jointWho = a.locator("#welcome .welcome-who").first();
+  await a.locator("#welcome .welcome-who", { hasText: "Lars Lindqvist" }).first().waitFor({ timeout: 60000 });
+  const jointNow = (await jointWho.innerText()).trim();
+  check(!whoLines[0].includes("Lars Lindqvist") && jointNow.includes("Lars Lindqvist (Landlord)") && !jointNow.includes("once they join"),
+    "party A's welcome, open while party B joined, names B as a reader of the joint room: " + jointNow);
+  await a.keyboard.press("Escape");
+  await a.locator("#welcome").waitFor({ state: "detached" });
+  check(true, "“About this mediation” shows it again; Escape puts it away");
 
   // --- the mediator, and a carry proposed, edited and approved ---
   const med = await newPage("mediator", { width: 1280, height: 900 });
@@ -233,4 +243,17 @@ await run(async () => {
   }
   await med.evaluate(() => window.scrollTo(0, 0));
   await med.screenshot({ path: `${shots}/carry-mediator-first-screen-phone.png` });
+
+  // --- an observer's welcome: they read the joint room and cannot write in it ---
+  const obs = await newPage("observer", { width: 390, height: 844 });
+  await obs.goto(env("PARLEY_INVITE_O"));
+  await passGate(obs);
+  await obs.locator("#welcome").waitFor({ timeout: 60000 });
+  const obsWords = (await obs.locator("#welcome").innerText()).replace(/\s+/g, " ");
+  check(obsWords.includes("You read the joint room; you do not write in it. To ask the mediator something, ask at the session or contact the mediation program.")
+    && !obsWords.includes("write in the joint room") && !obsWords.includes("What you write there"),
+    "an observer's welcome says they read the joint room and do not write in it, and how to ask the mediator: " + obsWords);
+  await obs.screenshot({ path: `${shots}/welcome-observer-phone.png`, fullPage: true });
+  await obs.setViewportSize({ width: 1280, height: 900 });
+  await obs.locator("#welcome").screenshot({ path: `${shots}/welcome-observer.png` });
 });

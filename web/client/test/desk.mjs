@@ -47,6 +47,8 @@ await run(async () => {
   await med.selectOption("#desk-invite-side", "A");
   const seen = flat(await med.innerText("#desk-invite-who"));
   check(seen.includes("a party on the Tenant side") && seen.includes("seen only by the Tenant side and the mediators"), "the invitation says who will see the person: " + seen);
+  check(seen.includes("They will open the documents already in the joint room and the Tenant caucus") && seen.includes("but not the messages written there before they join"),
+    "and what the newcomer will open of what came before: the documents, not earlier messages: " + seen);
   await med.click("#desk-invite button[type=submit]");
   await med.waitForSelector("#desk-invite-mailed");
   const res = flat(await med.innerText("#desk-invite-out"));

@@ -102,4 +102,27 @@ await run(async () => {
   check(onPhone === onDesk && onPhone === "4 earlier messages can't be shown here",
     `the linked browser reads the earlier caucus messages the first one reads (unreadable on both: ${onDesk})`);
   await phone.screenshot({ path: shots + "/devices-linked-phone.png" });
+
+  // The phone (now a device that counts) starts adding another one: a party has no password, so the words say how
+  // they open the mediation there. The code then expires before anyone enters it (the pairing's answer is held
+  // until the words are read, then answered as spent): the phone says what to do on this device.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await phone.route(/\/api\/v1\/keys\/pairings\/[^/]+$/, async (r) => {
+    if (r.request().method() !== "GET") return r.continue();
+    await held;
+    return r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ id: "x", state: "spent" }) });
+  });
+  await phone.click("#pair-start");
+  await phone.locator("#pair-code").waitFor({ timeout: 60000 });
+  const how = await phone.locator("#pair-out p").first().innerText();
+  check(how.includes("with a link back in from your mediator, or with “Email me a link to sign in”") && !how.includes("sign in, or") && !how.includes("re-entry"),
+    "a party adding a device reads how to open the mediation there without a password: " + how);
+  release();
+  const ended = phone.locator("#pair-out .error");
+  await ended.waitFor({ timeout: 60000 });
+  const endedWords = await ended.innerText();
+  check(endedWords === "Nothing was added: the code has expired or was used: press “Add a device” again here for a new code.",
+    "a code that expired says, on the device that showed it, to press “Add a device” again there: " + endedWords);
+  await phone.unrouteAll();
 });

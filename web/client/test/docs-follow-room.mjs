@@ -45,6 +45,9 @@ await run(async () => {
   // nothing is sent before the answer.
   await med.setInputFiles("#doc-file", file("Agenda.pdf"));
   await med.selectOption("#doc-audience", "joint");
+  const jointNote = await med.innerText("#doc-audience-note");
+  check(jointNote.includes("and anyone who joins the case later (someone invited who has not joined yet, for example)"),
+    "for the joint room, the note says people who join later will see it too: " + jointNote);
   await pressUpload(med);
   const q = med.locator("#doc-upload-ask .confirm");
   await q.waitFor();

@@ -35,10 +35,13 @@ async function waitText(page, text) {
   return li;
 }
 const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
-async function party(name, invite) {
+async function party(name, invite, jointWho) {
   const p = await newPage(name, { width: 1280, height: 900 });
   await p.goto(invite);
   await passGate(p);
+  // Who reads the joint room, on the welcome: a side nobody has joined for yet is said to read it once they join.
+  const who = (await p.locator("#welcome .welcome-who").first().innerText()).trim();
+  check(jointWho(who), `${name}'s welcome says who reads the joint room: ${who}`);
   await p.locator("#welcome-dismiss").click();
   await connected(p);
   return p;
@@ -55,8 +58,10 @@ await run(async () => {
   await med.click("button[type=submit]");
   await connected(med);
   await med.locator("#floor-panel h2").waitFor();
-  const a = await party("party A (Tenant)", env("PARLEY_INVITE_A"));
-  const b = await party("party B (Landlord)", env("PARLEY_INVITE_B"));
+  const a = await party("party A (Tenant)", env("PARLEY_INVITE_A"),
+    (w) => w === "Visible to: everyone in this mediation: you, the mediator Morgan Reyes (and the Landlord side, once they join).");
+  const b = await party("party B (Landlord)", env("PARLEY_INVITE_B"),
+    (w) => w.includes("Ada Okafor (Tenant)") && !w.includes("once they join"));
   check(await a.locator("#floor-panel").count() === 0, "a party has no mediator controls");
 
   // --- a timed caucus ---
@@ -149,5 +154,24 @@ await run(async () => {
   await openRoom(a, "caucus:A");
   await a.locator("#raise-hand").waitFor();
   check(await ask("hands") === "0", "writing in the caucus lowered the hand, on the server too");
+  // --- this browser's saved keys damaged: the page says so, and what to do, not the check's own words ---
+  await b.evaluate(() => new Promise((done, fail) => {
+    const req = indexedDB.open("parley", 1);
+    req.onerror = () => fail(req.error);
+    req.onsuccess = () => {
+      const db = req.result, tx = db.transaction("devices", "readwrite");
+      const cur = tx.objectStore("devices").openCursor();
+      cur.onsuccess = () => { const c = cur.result; if (c) { c.update({ ...c.value, kem: 99 }); c.continue(); } };
+      tx.oncomplete = () => { db.close(); done(); };
+      tx.onerror = () => fail(tx.error);
+    };
+  }));
+  await b.reload();
+  const damaged = b.locator("main", { hasText: "saved keys are damaged" });
+  await damaged.waitFor({ timeout: 30000 });
+  const damagedWords = (await b.locator("#status").innerText()).trim();
+  check(damagedWords === "This browser's saved keys are damaged, so it cannot open your mediation. Use “Sign out and forget this browser”, then ask your mediator for a link back in.",
+    "a browser whose saved keys are damaged says so in plain words, and what to do: " + damagedWords);
+  check(await b.locator("#forget-open").isVisible(), "and “Sign out and forget this browser” is on the page");
   log("floor: done");
 });

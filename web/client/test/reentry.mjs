@@ -48,9 +48,16 @@ await run(async () => {
   // The mediator (whose session ended too) signs in again and makes a link back in.
   await signInMediator(med);
   const row = med.locator('#people li[data-person="Ada Okafor"]');
+  await row.waitFor({ timeout: 60000 });
+  const peopleNote = await med.locator("#people > p.note").first().innerText();
+  check(peopleNote.includes("If we have their email address, “Link back in” also emails the link to them at once.") && peopleNote.includes("they see earlier messages only after linking it from a device they used before"),
+    "before pressing it, the mediator reads that “Link back in” also emails the link, and what a new device shows: " + peopleNote);
   await row.locator("button.reentry").click();
   const linkInput = row.locator("input[readonly]");
   await linkInput.waitFor();
+  const linkNote = await row.locator(".reentry-link p.note").first().innerText();
+  check(linkNote.includes("signs them in as themselves. On a new phone or computer they see earlier messages only after linking it from a device they used before.") && !linkNote.includes("everything they could see before"),
+    "the link's note does not promise a new device everything they could see before: " + linkNote);
   const link = await linkInput.inputValue();
   check(link.startsWith(base + "/join#"), "the mediator is shown the link once, with a copy button");
   check(await row.locator("button", { hasText: "Copy link" }).count() === 1, "a copy button is there");

@@ -12,6 +12,8 @@ await run(async () => {
   // held (not sent to the server) until the script answers it with an
   // error frame, as a server in trouble would.
   let failNext = false, unavailableNext = false;
+  let withholdIn = ""; // a room whose pubs are dropped: the server never confirms them
+  let withheld = 0;
   let held = null; // { ws, id }
   let page = null; // the page's side of the socket now
   const pubs = new Map(); // pub id → how many times the page sent it
@@ -22,6 +24,7 @@ await run(async () => {
       const f = JSON.parse(m);
       if (f.t === "pub") pubs.set(f.id, (pubs.get(f.id) ?? 0) + 1);
       if (failNext && f.t === "pub") { failNext = false; held = { ws, id: f.id }; return; }
+      if (withholdIn && f.t === "pub" && f.room === withholdIn) { withheld++; return; }
       if (unavailableNext && f.t === "pub") {
         // Answered as a node does when its store did not take the message.
         unavailableNext = false;
@@ -73,6 +76,47 @@ await run(async () => {
   check([...pubs.values()].some((n) => n >= 2), "a frame the server did not store was sent again with the same id");
   check(await med.inputValue("#draft") === "", "and the message went: the box is empty");
   check(await med.locator("#room form.composer .error", { hasText: "Not sent" }).count() === 0, "with no error shown");
+
+  // A comment on the agreement the server never confirms: after a minute
+  // the page says it may or may not have reached the joint room (the others
+  // may read it already), not "Not sent … reload" (the page's clock is
+  // moved, not waited for).
+  await med.locator("#agreement-start").waitFor();
+  await med.click("#agreement-start");
+  await med.locator("#agreement-state", { hasText: "version 1" }).waitFor({ timeout: 60000 });
+  await med.clock.install();
+  withholdIn = "joint";
+  const COMMENT = "Mediator: a comment the server does not confirm";
+  await med.fill("#agreement-comment", COMMENT);
+  await med.click("#agreement-comment-send");
+  for (let i = 0; i < 300 && withheld === 0; i++) await med.waitForTimeout(100); // bounded: until the pub is dropped
+  check(withheld === 1, "the comment's frame reached the socket and is dropped");
+  await med.clock.fastForward("01:01");
+  const unsureComment = med.locator("#agreement-status", { hasText: "may or may not" });
+  await unsureComment.waitFor({ timeout: 20000 });
+  const unsureWords = await unsureComment.innerText();
+  check(unsureWords === "The server did not confirm your comment, so it may or may not have reached the joint room. If it does not appear under this version within a minute, send it again.",
+    "a comment the server did not confirm says it may have reached the joint room: " + unsureWords);
+  check(await med.inputValue("#agreement-comment") === COMMENT, "and the comment stays in the box, to send again");
+
+  // A notice to every room the server does not confirm in the joint room:
+  // the page says it may have arrived there, not that it could not be sent.
+  const NOTICE = "Mediator: a notice the joint room does not confirm";
+  await med.fill("#notice-text", NOTICE);
+  await med.click("#send-notice");
+  for (let i = 0; i < 300 && withheld === 1; i++) await med.waitForTimeout(100); // bounded: until the pub is dropped
+  check(withheld === 2, "the notice's frame to the joint room reached the socket and is dropped");
+  await med.clock.fastForward("01:01");
+  await med.locator("#floor-result.error", { hasText: "may or may not" }).waitFor({ timeout: 30000 });
+  const unsureNotice = await med.innerText("#floor-result");
+  check(unsureNotice.includes("The server did not confirm it in the Joint room, so it may or may not have arrived there: look there first.")
+    && !unsureNotice.includes("could not be sent to"), "a notice the server did not confirm in a room says it may have arrived there: " + unsureNotice);
+  withholdIn = "";
+  await med.screenshot({ path: `${shots}/comment-unconfirmed.png`, fullPage: true });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#agreement-status").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: `${shots}/comment-unconfirmed-phone.png` });
+  await med.setViewportSize({ width: 1280, height: 900 });
 
   // A message longer than every screen accepts (40 KiB of UTF-8; the box
   // counts characters, and these take three bytes each) is not sent.
