@@ -128,10 +128,15 @@ func TestCatchUpFromEpochZero(t *testing.T) {
 // new room; nothing is compacted, probed or swept but by the test.
 func catchUpNodes(t *testing.T) (owner, reader *Service, lossy *lossyBroker, shared *Memory, room Room) {
 	t.Helper()
+	return catchUpNodesTimed(t, timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour})
+}
+
+// catchUpNodesTimed is catchUpNodes with still as both nodes' timing.
+func catchUpNodesTimed(t *testing.T, still timing) (owner, reader *Service, lossy *lossyBroker, shared *Memory, room Room) {
+	t.Helper()
 	store := stores(t)["dir"](t)
 	shared = NewMemory()
 	lossy = &lossyBroker{Broker: shared}
-	still := timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour}
 	owner = newService(NewLog(store), lossy, Options{}, still)
 	t.Cleanup(owner.Close)
 	reader = newService(NewLog(store), shared, Options{}, still)

@@ -16,8 +16,16 @@ import (
 )
 
 // maxCatchUp bounds how many messages a resuming subscriber gets over the
-// WebSocket; a longer gap is sent to history paging ("reload").
-const maxCatchUp = 2048
+// WebSocket, and maxCatchUpBytes the bytes of their bodies (about 5.4 MiB
+// of frames once base64-encoded); a longer gap is sent to history paging
+// ("reload"), which pages it a bounded response at a time. The catch-up
+// is encoded for its subscriber alone and waits in its send queue: without
+// a bound on bytes, a resume from the start of a room filled with large
+// messages held up to 2,048 of them (about 128 MiB) per subscribe.
+const (
+	maxCatchUp      = 2048
+	maxCatchUpBytes = 4 << 20
+)
 
 // presenceTTL is how long a presence entry lives without refresh.
 const presenceTTL = 45 * time.Second
@@ -544,8 +552,9 @@ func (h *hub) ensureKnown(ctx context.Context) error {
 // catchUp gathers the frames after from up to h.pos, and none after it,
 // from the recent window and (on the owner) what it has journaled, filling
 // holes from the store by name. ok is false when the gap
-// cannot be served here (too long, or from is not at a batch boundary the
-// store can be read from).
+// cannot be served here (longer than maxCatchUp messages or maxCatchUpBytes
+// of bodies, or from is not at a batch boundary the store can be read
+// from).
 //
 // Up to h.pos exactly: join records the subscription there, and what
 // follows reaches it with the hub's own deliveries. A segment read from the
@@ -557,7 +566,7 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 	tail, _ := h.s.ownTailAfter(h.room.ID, from)
 	window = append(window, tail...)
 	var frames [][]byte
-	cur, n := from, 0
+	cur, n, size := from, 0, 0
 	for cur.Before(h.pos) {
 		b := findBatch(window, cur)
 		if b == nil {
@@ -570,15 +579,18 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 		if b = upTo(b, h.pos); b == nil {
 			return nil, false // nothing of it is at or before the head: page instead
 		}
-		frames = append(frames, h.frames(b, cur)...)
+		// Counted before b is encoded: a gap too long to send is not
+		// encoded at all.
 		for _, m := range b.Msgs {
 			if cur.Before(m.Pos()) {
 				n++
+				size += len(m.Body)
 			}
 		}
-		if n > maxCatchUp {
+		if n > maxCatchUp || size > h.s.timing.catchUpBudget() {
 			return nil, false
 		}
+		frames = append(frames, h.frames(b, cur)...)
 		cur = b.End()
 	}
 	return frames, true

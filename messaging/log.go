@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,15 +225,23 @@ func (l *Log) FollowFrom(ctx context.Context, room string, pos Position, limit i
 // anywhere (not only a batch boundary): the batch holding the next message
 // is found by listing the epoch once; from there batches are read by name.
 func (l *Log) Page(ctx context.Context, room string, after Position, limit int) ([]Message, Position, error) {
+	out, pos, _, err := l.page(ctx, room, after, limit, math.MaxInt, false)
+	return out, pos, err
+}
+
+// page is Page that also stops before a message whose body would take
+// those it returns past budget bytes (full is then true), though never
+// before the first message of the caller's page (had: the caller has
+// some already).
+func (l *Log) page(ctx context.Context, room string, after Position, limit, budget int, had bool) (out []Message, pos Position, full bool, err error) {
 	if after.Epoch == 0 {
 		after = Position{Epoch: 1}
 	}
 	start, err := l.batchStartFor(ctx, room, after)
 	if err != nil || start < 0 {
-		return nil, after, err
+		return nil, after, false, err
 	}
-	var out []Message
-	pos := after
+	pos = after
 	cursor := Position{Epoch: after.Epoch, Offset: start - 1}
 	for len(out) < limit {
 		b, err := l.ReadAt(ctx, room, cursor.Epoch, cursor.Offset+1)
@@ -240,10 +249,14 @@ func (l *Log) Page(ctx context.Context, room string, after Position, limit int) 
 			break
 		}
 		if err != nil {
-			return nil, pos, err
+			return nil, pos, false, err
 		}
 		for _, m := range b.Msgs {
 			if pos.Before(m.Pos()) && len(out) < limit {
+				if (had || len(out) > 0) && len(m.Body) > budget {
+					return out, pos, true, nil
+				}
+				budget -= len(m.Body)
 				out = append(out, m)
 				pos = m.Pos()
 			}
@@ -253,7 +266,7 @@ func (l *Log) Page(ctx context.Context, room string, after Position, limit int) 
 		}
 		cursor = b.End()
 	}
-	return out, pos, nil
+	return out, pos, false, nil
 }
 
 // batchStartFor returns the first offset of the segment that holds the

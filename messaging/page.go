@@ -10,30 +10,39 @@ import (
 // batches from the journal into segments while it read.
 const maxPageAttempts = 4
 
+// maxPageBytes bounds the bodies of one page of history (about 5.4 MiB
+// of JSON once base64-encoded): a page of 500 messages of the largest
+// size would be some 32 MiB held for one response.
+const maxPageBytes = 4 << 20
+
 // Page returns up to limit messages of room after `after`, in order, for
-// history paging, and the position of the last one returned. It reads the
-// room's segments and, past their end, what the room's owner has
+// history paging, and the position of the last one returned. It returns
+// fewer, and at least one, where the next would take their bodies past
+// maxPageBytes: the caller pages on from the position returned. It reads
+// the room's segments and, past their end, what the room's owner has
 // acknowledged but not yet compacted: from memory on the owner, from the
 // owner's journal anywhere else. A message is in history as soon as its
 // sender has its acknowledgement.
 func (s *Service) Page(ctx context.Context, room string, after Position, limit int) ([]Message, Position, error) {
 	var out []Message
 	pos := after
+	budget := s.timing.pageBudget()
 	for range maxPageAttempts {
-		msgs, next, err := s.log.Page(ctx, room, pos, limit-len(out))
+		msgs, next, full, err := s.log.page(ctx, room, pos, limit-len(out), budget, len(out) > 0)
 		if err != nil {
 			return nil, after, err
 		}
 		out, pos = append(out, msgs...), next
-		if len(out) >= limit {
+		budget -= bodyBytes(msgs)
+		if len(out) >= limit || full {
 			return out, pos, nil
 		}
 		tail, err := s.journaledTail(ctx, room, pos)
 		if err != nil {
 			return nil, after, err
 		}
-		more, next, ok := continueFrom(tail, pos, limit-len(out))
-		if ok && len(more) > 0 {
+		more, next, ok, full := continueFrom(tail, pos, limit-len(out), budget, len(out) > 0)
+		if ok && (len(more) > 0 || full) {
 			return append(out, more...), next, nil
 		}
 		if ok {
@@ -50,6 +59,15 @@ func (s *Service) Page(ctx context.Context, room string, after Position, limit i
 		// The segments moved on while they were read: read on from pos.
 	}
 	return nil, after, errors.New("messaging: the room's history kept moving while read; try again")
+}
+
+// bodyBytes is the bytes of msgs' bodies.
+func bodyBytes(msgs []Message) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(m.Body)
+	}
+	return n
 }
 
 // journaledTail returns room's batches that are journaled but perhaps not
@@ -136,24 +154,30 @@ func (s *Service) readJournalTail(ctx context.Context, node, room string) ([]*Ba
 	return out, nil
 }
 
-// continueFrom returns up to n messages of tail after pos. ok is false
-// when tail has messages after pos but does not continue right at it.
-func continueFrom(tail []*Batch, pos Position, n int) ([]Message, Position, bool) {
-	var out []Message
+// continueFrom returns up to n messages of tail after pos, stopping
+// before one whose body would take theirs past budget bytes (full), though
+// never before the first of the caller's page (had: it has some already).
+// ok is false when tail has messages after pos but does not continue right
+// at it.
+func continueFrom(tail []*Batch, pos Position, n, budget int, had bool) (out []Message, _ Position, ok, full bool) {
 	started := false
 	for _, b := range tail {
 		if !pos.Before(b.End()) {
 			continue
 		}
 		if !started && (b.Epoch != pos.Epoch || b.First > pos.Offset+1) {
-			return nil, pos, false
+			return nil, pos, false, false
 		}
 		started = true
 		for _, m := range b.Msgs {
 			if len(out) == n {
-				return out, pos, true
+				return out, pos, true, false
 			}
 			if pos.Before(m.Pos()) {
+				if (had || len(out) > 0) && len(m.Body) > budget {
+					return out, pos, true, true
+				}
+				budget -= len(m.Body)
 				out = append(out, m)
 				pos = m.Pos()
 			}
@@ -162,5 +186,5 @@ func continueFrom(tail []*Batch, pos Position, n int) ([]Message, Position, bool
 			pos = b.End()
 		}
 	}
-	return out, pos, true
+	return out, pos, true, false
 }

@@ -98,7 +98,14 @@ type timing struct {
 	// journalGap: how long after a busy journal write to the object
 	// store the next may begin (runJournal; 0: at once).
 	journalGap time.Duration
+	// catchUpBytes and pageBytes: the bytes of bodies one catch-up and
+	// one page of history may hold (0: maxCatchUpBytes, maxPageBytes).
+	catchUpBytes, pageBytes int
 }
+
+func (t timing) catchUpBudget() int { return cmp.Or(t.catchUpBytes, maxCatchUpBytes) }
+
+func (t timing) pageBudget() int { return cmp.Or(t.pageBytes, maxPageBytes) }
 
 func (t timing) tailBudget() int {
 	if t.tailBytes > 0 {

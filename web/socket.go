@@ -47,6 +47,15 @@ const (
 	// DefaultSendQueue is how many frames may wait for a slow client
 	// before it is disconnected with api.CloseTooSlow.
 	DefaultSendQueue = 1024
+	// DefaultSendQueueBytes is how many bytes of frames may wait for a
+	// slow client, counting those the writer is writing, before it is
+	// disconnected with api.CloseTooSlow: 1,024 frames may be large (a
+	// committed batch of large messages travels as one frame). A frame
+	// that finds nothing waiting is taken whatever its size. It is about
+	// three of the largest catch-ups a subscribe sends (messaging's
+	// maxCatchUpBytes of bodies, base64-encoded), so a client resuming a
+	// few rooms far behind is not dropped by its own catch-ups.
+	DefaultSendQueueBytes = 16 << 20
 	// maxInFlight bounds one connection's unacknowledged publishes.
 	maxInFlight = 256
 	// fallbackCheck is how often a connection re-checks its session and
@@ -76,6 +85,9 @@ type socketOptions struct {
 	Auth  messaging.Authorizer
 	Watch string // broker topic announcing access changes, e.g. "case:<id>"
 	Queue int    // send queue length (default DefaultSendQueue)
+	// QueueBytes bounds the bytes of the send queue and the frames being
+	// written (default DefaultSendQueueBytes).
+	QueueBytes int
 	// SessionTopics are the broker topics announcing that the
 	// connection's session may have ended (its sign-out, a revocation of
 	// all its account's sessions); Session says whether it is still
@@ -207,6 +219,10 @@ type socket struct {
 	// thousand frames (24 KiB) it will rarely need.
 	qmu   sync.Mutex
 	queue [][]byte
+	// qbytes is the bytes of the frames in queue and of those the writer
+	// took last (taken), which it is writing until it next takes work; at
+	// most opts.QueueBytes, or one frame's.
+	qbytes, taken int
 	// pending is the writer's other work (wantPing, wantShutdown);
 	// checks is the checker's (checkWork flags: checks raised by
 	// announcements, timers and subscribes).
@@ -312,6 +328,9 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) *socket {
 	if opts.Queue <= 0 {
 		opts.Queue = DefaultSendQueue
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = DefaultSendQueueBytes
 	}
 	if opts.Linger <= 0 {
 		opts.Linger = writerLinger
@@ -778,7 +797,8 @@ func (c *socket) takeSubs() []*messaging.Subscription {
 }
 
 // Send implements messaging.Sink: it queues frame for the writer, or
-// reports false when opts.Queue frames already wait.
+// reports false when opts.Queue frames already wait, or when frame would
+// take the bytes waiting or being written past opts.QueueBytes.
 func (c *socket) Send(frame []byte) bool {
 	select {
 	case <-c.done:
@@ -786,7 +806,7 @@ func (c *socket) Send(frame []byte) bool {
 	default:
 	}
 	c.qmu.Lock()
-	if len(c.queue) >= c.opts.Queue {
+	if len(c.queue) >= c.opts.Queue || c.qbytes > 0 && c.qbytes+len(frame) > c.opts.QueueBytes {
 		c.qmu.Unlock()
 		return false
 	}
@@ -794,6 +814,7 @@ func (c *socket) Send(frame []byte) bool {
 		c.oldest = messaging.StageClock()
 	}
 	c.queue = append(c.queue, frame)
+	c.qbytes += len(frame)
 	if c.heldLocked() {
 		c.qmu.Unlock()
 		return true // the writer takes it once released
@@ -811,6 +832,10 @@ func (c *socket) Send(frame []byte) bool {
 func (c *socket) takeWork(spare [][]byte, final bool) (frames [][]byte, want uint8, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	// The frames taken last have been written (the writer asks for work
+	// only then).
+	c.qbytes -= c.taken
+	c.taken = 0
 	held := c.heldLocked() // frames stay queued (see socket.hold)
 	if (len(c.queue) == 0 || held) && c.pending == 0 {
 		if final {
@@ -825,6 +850,7 @@ func (c *socket) takeWork(spare [][]byte, final bool) (frames [][]byte, want uin
 	}
 	frames, want = c.queue, c.pending
 	c.queue, c.pending = spare, 0
+	c.taken = c.qbytes
 	if len(frames) > 0 {
 		messaging.StageDone(messaging.StageSendQueue, c.oldest)
 	}
