@@ -59,6 +59,8 @@ type Log struct {
 	forgedAt     time.Time
 	startPending bool
 
+	denials *denials // the refusal limit (denials.go)
+
 	qmu     sync.Mutex // guards queue and writing; held only in enqueue, takeRound, queueEmpty and a failed writer's recovery (write)
 	queue   []*request // waiting for the writer, oldest first
 	writing bool       // a writer goroutine is running
@@ -413,7 +415,7 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 	if err != nil {
 		return nil, fmt.Errorf("audit: verifier: %w", err)
 	}
-	l := &Log{store: store, lay: layout(prefix), signer: signer, verifier: v, auth: newEntryAuth(), forgedIdx: -1}
+	l := &Log{store: store, lay: layout(prefix), signer: signer, verifier: v, auth: newEntryAuth(), forgedIdx: -1, denials: newDenials()}
 	// Where entries are signed from, so that the load names the first
 	// unsigned entry beyond it: the lowest index stated by the latest
 	// checkpoint and by the checkpoints stored under its size and the
@@ -805,8 +807,14 @@ func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 // prefix of events, possibly empty), and no later event is written; the
 // event whose write was under way as ctx ended may still land, unreported,
 // as after any timed-out write.
+//
+// Refusals (access.denied) beyond the Log's [DenialLimit] are not written
+// but counted: their events get no index, so the indices returned are
+// those of the events written, and Append returns -1 with no error for a
+// refusal only counted. The counts of the windows that have ended are
+// appended first, as access.denied.suppressed entries.
 func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) {
-	records := make([][]byte, len(events))
+	encoded := make([][]byte, len(events))
 	for i, ev := range events {
 		if ev.Time.IsZero() {
 			ev.Time = time.Now()
@@ -815,8 +823,24 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 		if err != nil {
 			return nil, fmt.Errorf("audit: batch event %d: %w", i, err)
 		}
-		records[i] = b
+		encoded[i] = b
 	}
+	keep, summaries := l.limitDenials(events)
+	if len(summaries) > 0 {
+		_ = l.appendSuppressed(ctx, summaries)
+	}
+	records := encoded[:0:0]
+	for i, b := range encoded {
+		if keep[i] {
+			records = append(records, b)
+		}
+	}
+	return l.appendRecords(ctx, records)
+}
+
+// appendRecords writes encoded events in order: AppendBatch without the
+// refusal limit.
+func (l *Log) appendRecords(ctx context.Context, records [][]byte) ([]int64, error) {
 	if len(records) == 0 {
 		return nil, nil
 	}

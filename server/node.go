@@ -423,6 +423,11 @@ func (n *Node) Close() error {
 		<-n.noticeDone
 	}
 	n.API.CloseSockets()
+	// The counts of refusals not audited in full (audit.DenialLimit),
+	// best effort: a node killed before this loses them.
+	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = n.Audit.Close(actx) // a count it cannot append is logged (WARN)
+	cancel()
 	n.Messages.Close()
 	n.journal.Close()
 	if n.releaseDir != nil {
