@@ -328,7 +328,11 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		a.Origin = OriginOperator
 	}
 	if n.Password != "" {
-		a.PasswordHash = hashPassword(n.Password)
+		h, err := hashPasswordGated(ctx, n.Password)
+		if err != nil {
+			return Account{}, err
+		}
+		a.PasswordHash = h
 	}
 	if approved {
 		// The creator's request, waiting as RequestReset's does: the
@@ -452,8 +456,11 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 	if err := ValidatePassword("password", password); err != nil {
 		return err
 	}
-	hash := hashPassword(password)
-	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	hash, err := hashPasswordGated(ctx, password)
+	if err != nil {
+		return err
+	}
+	_, err = metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
 		a.PasswordHash = hash
 		// The operator's (on the store, trusted), not a creator's.
 		a.OwnPassword = true
