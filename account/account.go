@@ -74,6 +74,12 @@ type Account struct {
 	// (they cannot approve a proposal nor be nominated as a mediator).
 	Origin       string `json:"origin,omitempty"`
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// CaseID is a participant's case: the case of the invitation whose
+	// claim made the account (EnsureParticipant). A participant account is
+	// made for one invitation and sits in that case only, so the case list
+	// reads that one case (cases.Service.List). Empty for staff, and for
+	// participant accounts made before it was recorded.
+	CaseID string `json:"caseId,omitempty"`
 	// PendingReset: an administrator asked to reset this account's
 	// password and a second one has not yet approved (RequestReset).
 	PendingReset *PendingReset `json:"pendingReset,omitempty"`
@@ -476,10 +482,11 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 // for contact but not claimed as a sign-in email: participants sign in by
 // invite, re-entry or emailed sign-in link, and one person may join
 // several cases (the email is indexed for the sign-in link only once the
-// participant confirmed it: ConfirmParticipantEmail).
-func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string) (Account, error) {
+// participant confirmed it: ConfirmParticipantEmail). caseID is the
+// invitation's case, the only one the account sits in (CaseID).
+func (s *Service) EnsureParticipant(ctx context.Context, id, caseID, name, email string) (Account, error) {
 	a := Account{ID: id, Name: strings.TrimSpace(name), Email: normalizeEmail(email),
-		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0)}
+		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0), CaseID: caseID}
 	_, err := s.meta.Create(ctx, accountKey(id), a)
 	if errors.Is(err, metastore.ErrExists) {
 		return s.Get(ctx, id)
