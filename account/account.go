@@ -74,6 +74,12 @@ type Account struct {
 	// (they cannot approve a proposal nor be nominated as a mediator).
 	Origin       string `json:"origin,omitempty"`
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// CaseID is a participant's case: the case of the invitation whose
+	// claim made the account (EnsureParticipant). A participant account is
+	// made for one invitation and sits in that case only, so the case list
+	// reads that one case (cases.Service.List). Empty for staff, and for
+	// participant accounts made before it was recorded.
+	CaseID string `json:"caseId,omitempty"`
 	// PendingReset: an administrator asked to reset this account's
 	// password and a second one has not yet approved (RequestReset).
 	PendingReset *PendingReset `json:"pendingReset,omitempty"`
@@ -328,7 +334,11 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		a.Origin = OriginOperator
 	}
 	if n.Password != "" {
-		a.PasswordHash = hashPassword(n.Password)
+		h, err := hashPasswordGated(ctx, n.Password)
+		if err != nil {
+			return Account{}, err
+		}
+		a.PasswordHash = h
 	}
 	if approved {
 		// The creator's request, waiting as RequestReset's does: the
@@ -452,8 +462,11 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 	if err := ValidatePassword("password", password); err != nil {
 		return err
 	}
-	hash := hashPassword(password)
-	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	hash, err := hashPasswordGated(ctx, password)
+	if err != nil {
+		return err
+	}
+	_, err = metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
 		a.PasswordHash = hash
 		// The operator's (on the store, trusted), not a creator's.
 		a.OwnPassword = true
@@ -469,10 +482,11 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 // for contact but not claimed as a sign-in email: participants sign in by
 // invite, re-entry or emailed sign-in link, and one person may join
 // several cases (the email is indexed for the sign-in link only once the
-// participant confirmed it: ConfirmParticipantEmail).
-func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string) (Account, error) {
+// participant confirmed it: ConfirmParticipantEmail). caseID is the
+// invitation's case, the only one the account sits in (CaseID).
+func (s *Service) EnsureParticipant(ctx context.Context, id, caseID, name, email string) (Account, error) {
 	a := Account{ID: id, Name: strings.TrimSpace(name), Email: normalizeEmail(email),
-		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0)}
+		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0), CaseID: caseID}
 	_, err := s.meta.Create(ctx, accountKey(id), a)
 	if errors.Is(err, metastore.ErrExists) {
 		return s.Get(ctx, id)

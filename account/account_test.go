@@ -533,7 +533,7 @@ func TestParticipantWithoutPasswordCannotLogin(t *testing.T) {
 
 	// Created by invite redemption: the email is kept but not claimed.
 	id := ids.New("u")
-	q, err := svc.EnsureParticipant(ctx, id, " Quinn ", "Quinn@Example.com")
+	q, err := svc.EnsureParticipant(ctx, id, "c_quinn", " Quinn ", "Quinn@Example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +544,7 @@ func TestParticipantWithoutPasswordCannotLogin(t *testing.T) {
 		t.Fatalf("invited participant Login: err = %v", err)
 	}
 	// EnsureParticipant again returns the same account, unchanged.
-	q2, err := svc.EnsureParticipant(ctx, id, "Someone Else", "")
+	q2, err := svc.EnsureParticipant(ctx, id, "c_other", "Someone Else", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,9 @@ func hashPassword(password string) string {
 func hashWith(c *hashCost, password string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
+	done := argonStarted()
 	key := argon2.IDKey([]byte(password), salt, c.time, c.memoryKiB, argonThreads, argonKeyLen)
+	done()
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, c.memoryKiB, c.time, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
@@ -111,6 +113,8 @@ func checkPassword(phc, password string) (bool, error) {
 	if err != nil {
 		return false, errors.New("malformed hash")
 	}
+	done := argonStarted()
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	done()
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

@@ -153,7 +153,12 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	a, err := s.ByEmail(ctx, email)
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
-			checkPassword(dummyHash(), password)
+			if _, err := checkPasswordGated(ctx, dummyHash(), password); err != nil {
+				// Nothing was checked (the node is busy): the guess
+				// is given back.
+				undo()
+				return Account{}, "", Session{}, err
+			}
 			return Account{}, "", Session{}, ErrBadCredentials
 		}
 		undo()
@@ -163,7 +168,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	if hash == "" {
 		hash = dummyHash()
 	}
-	ok, err := checkPassword(hash, password)
+	ok, err := checkPasswordGated(ctx, hash, password)
 	if err != nil {
 		undo()
 		return Account{}, "", Session{}, err

@@ -334,7 +334,10 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 		joins = append([]string{by}, resetter.Lineage...)
 	}
 	pw := temporaryPassword()
-	hash := hashPassword(pw)
+	hash, err := hashPasswordGated(ctx, pw)
+	if err != nil {
+		return Account{}, "", err
+	}
 	now := s.now().UTC()
 	a, err := s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
 		if check != nil {
@@ -394,7 +397,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	}
 	ok := false
 	if a.PasswordHash != "" && len(current) <= MaxPasswordLen {
-		if ok, err = checkPassword(a.PasswordHash, current); err != nil {
+		if ok, err = checkPasswordGated(ctx, a.PasswordHash, current); err != nil {
 			undo()
 			return Account{}, "", Session{}, err
 		}
@@ -403,7 +406,10 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 		return Account{}, "", Session{}, fault.Invalid("currentPassword", "is not your current password")
 	}
 	undo()
-	hash := hashPassword(next)
+	hash, err := hashPasswordGated(ctx, next)
+	if err != nil {
+		return Account{}, "", Session{}, err
+	}
 	// Every session opened so far ends; the new one carries the
 	// generation this change writes (gen), not that of a record read
 	// afterwards: should the write answer an error and the record read

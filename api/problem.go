@@ -50,6 +50,10 @@ const (
 	// (431, before any handler runs; web.ProblemListener): clear the site's
 	// cookies or send fewer headers.
 	ProblemHeadersTooLarge ProblemType = "headers-too-large"
+	// The node is doing as much of this as it can at once (503, with
+	// Retry-After): too many sign-ins or uploads at the same moment. The
+	// detail is a sentence written for people; nothing was done.
+	ProblemBusy ProblemType = "busy"
 	// A signature on an agreement version that a later one replaced (409).
 	ProblemAgreementSuperseded ProblemType = "agreement-superseded"
 	// A change to, or a signature on, an agreement already signed by

@@ -502,7 +502,7 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 			return Joined{}, refusal
 		}
 	}
-	acct, err := s.accounts.EnsureParticipant(ctx, claimedID, inv.Name, inv.Email)
+	acct, err := s.accounts.EnsureParticipant(ctx, claimedID, inv.CaseID, inv.Name, inv.Email)
 	if err != nil {
 		return Joined{}, err
 	}

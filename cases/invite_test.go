@@ -207,7 +207,7 @@ func TestJoinFinishesInterruptedRedemption(t *testing.T) {
 		claimed := e.claim(t, inv.Token)
 		// The crash came after the account was made and the case updated,
 		// before the invite was marked completed.
-		if _, err := e.accounts.EnsureParticipant(ctx, claimed, "Cal", ""); err != nil {
+		if _, err := e.accounts.EnsureParticipant(ctx, claimed, c.ID, "Cal", ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := metastore.Update(ctx, e.meta, caseKey(c.ID), func(cs *Case) error {

@@ -159,7 +159,7 @@ func TestJoinRerunIntoClosedCaseDeletesTheAccountLeft(t *testing.T) {
 	c := e.newCase(t, med, "Flat 12")
 	inv := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Pat Crash", Email: "pat.crash@example.test"})
 	claimed := e.claim(t, inv.Token)
-	if _, err := e.accounts.EnsureParticipant(ctx, claimed, "Pat Crash", "pat.crash@example.test"); err != nil {
+	if _, err := e.accounts.EnsureParticipant(ctx, claimed, c.ID, "Pat Crash", "pat.crash@example.test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.SetStage(ctx, med, c.ID, StageClosure, ""); err != nil {

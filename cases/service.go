@@ -419,8 +419,36 @@ type Listed = api.Listed
 
 // List returns the cases the actor may see, newest first. Refusals here are
 // not audited: not listing a case is not an attempt to reach it.
+//
+// A participant whose account records its case (account.Account.CaseID:
+// every account an invitation's join made since it was recorded) sits in
+// that case only, so only that case is read, however many the program
+// holds. Staff, and participant accounts from before, have every case
+// record read (a cost that grows with the program: docs/operations.md,
+// "Sizing").
 func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, error) {
 	var out []Listed
+	add := func(c *Case) {
+		p := actor.Principal()
+		switch {
+		case s.policy.Decide(p, policy.CaseRead, c.Facts()).Allowed:
+			out = append(out, Listed{Summary: c.SummaryFor(actor.ID), Title: c.Title, Relation: relation(c, actor.ID)})
+		case s.policy.Decide(p, policy.CaseReadSummary, c.Facts()).Allowed:
+			out = append(out, Listed{Summary: c.Summary(), Relation: "records"})
+		}
+	}
+	if actor.Role == policy.RoleParticipant && actor.CaseID != "" {
+		c, err := s.load(ctx, actor.CaseID)
+		if errors.Is(err, fault.ErrNotFound) {
+			// Disposed of: nothing to list.
+			return []Listed{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		add(c)
+		return out, nil
+	}
 	err := s.meta.List(ctx, "cases/", func(key string) error {
 		if !strings.HasSuffix(key, "/case") {
 			return nil
@@ -436,13 +464,7 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 			}
 			c = *now
 		}
-		p := actor.Principal()
-		switch {
-		case s.policy.Decide(p, policy.CaseRead, c.Facts()).Allowed:
-			out = append(out, Listed{Summary: c.SummaryFor(actor.ID), Title: c.Title, Relation: relation(&c, actor.ID)})
-		case s.policy.Decide(p, policy.CaseReadSummary, c.Facts()).Allowed:
-			out = append(out, Listed{Summary: c.Summary(), Relation: "records"})
-		}
+		add(&c)
 		return nil
 	})
 	if err != nil {

@@ -191,7 +191,7 @@ func (e *env) stoppedJoin(t *testing.T, caseID, id string) string {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.accounts.EnsureParticipant(ctx, id, "Stopped Sam", "stopped.sam@example.test"); err != nil {
+	if _, err := e.accounts.EnsureParticipant(ctx, id, caseID, "Stopped Sam", "stopped.sam@example.test"); err != nil {
 		t.Fatal(err)
 	}
 	return invKey

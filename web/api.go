@@ -79,8 +79,13 @@ type Deps struct {
 	WebSocketQueue int
 	// BodyTimeout bounds how long a request's JSON body (or a PDF sent to
 	// be verified) may take to arrive once its headers have (0:
-	// DefaultBodyTimeout). Uploads and WebSockets stay open-ended.
+	// DefaultBodyTimeout). Uploads are bounded instead by how long their
+	// body may send nothing (UploadIdleTimeout) and by how many run at
+	// once (uploadgate.go); WebSockets stay open-ended.
 	BodyTimeout time.Duration
+	// UploadIdleTimeout ends an upload whose body sends nothing for this
+	// long (0: DefaultUploadIdleTimeout, 60 s).
+	UploadIdleTimeout time.Duration
 	// Agreements serves the cases' settlement agreements
 	// (handlers_agreement.go).
 	Agreements *agreement.Service
@@ -126,6 +131,8 @@ type API struct {
 	agreements     *agreement.Service
 	floor          *floor.Service
 	bodyTimeout    time.Duration
+	uploadIdle     time.Duration
+	uploads        uploadGate
 	// signInLinks queues the addresses asked for an emailed sign-in link
 	// (handlers_signinlink.go) to one worker, started at the first
 	// request on a goroutine CloseSockets waits for: the request is
@@ -148,7 +155,7 @@ func New(d Deps) *API {
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
 		agreements: d.Agreements, floor: d.Floor, seatIndexBackfill: d.SeatIndexBackfill,
-		wsQueue: d.WebSocketQueue, bodyTimeout: d.BodyTimeout, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
+		wsQueue: d.WebSocketQueue, bodyTimeout: d.BodyTimeout, uploadIdle: d.UploadIdleTimeout, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host

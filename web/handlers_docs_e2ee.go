@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -120,9 +121,10 @@ func (a *API) upgradeDocument(w http.ResponseWriter, r *http.Request) {
 		wrap = nil
 	}
 	actor, _ := actorFrom(r.Context())
-	d, err := a.vault.UpgradeVersion(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), n, wrap, r.Body)
-	if err != nil {
-		a.uploadFailed(w, r, err)
+	d, ok := a.receiveUpload(w, r, func(body io.Reader) (vault.Document, error) {
+		return a.vault.UpgradeVersion(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), n, wrap, body)
+	})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, documentView(d))

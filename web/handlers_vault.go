@@ -163,6 +163,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	caseID := chi.URLParam(r, "caseID")
 	nd := vault.NewDocument{Name: name, MediaType: mt, Audience: aud, Class: class}
 	var d vault.Document
+	var store func(io.Reader) (vault.Document, error)
 	if q.Get("e2ee") != "" {
 		wrap, werr := documentKeyHeader(r)
 		if werr != nil {
@@ -172,12 +173,16 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		// A nonce that does not decode is no nonce: the vault refuses the
 		// id with the same words as one that is not derived from it.
 		nonce, _ := base64.RawURLEncoding.DecodeString(q.Get(api.DocumentNonceParam))
-		d, err = a.vault.UploadE2EE(r.Context(), actor, caseID, q.Get("doc"), nonce, nd, wrap, r.Body)
+		store = func(body io.Reader) (vault.Document, error) {
+			return a.vault.UploadE2EE(r.Context(), actor, caseID, q.Get("doc"), nonce, nd, wrap, body)
+		}
 	} else {
-		d, err = a.vault.Upload(r.Context(), actor, caseID, nd, r.Body)
+		store = func(body io.Reader) (vault.Document, error) {
+			return a.vault.Upload(r.Context(), actor, caseID, nd, body)
+		}
 	}
-	if err != nil {
-		a.uploadFailed(w, r, err)
+	d, ok = a.receiveUpload(w, r, store)
+	if !ok {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cases/"+caseID+"/documents/"+d.ID)
@@ -193,10 +198,11 @@ func (a *API) uploadVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	d, err := a.vault.AddVersion(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"),
-		vault.NewVersion{Name: name, MediaType: mt}, r.Body)
-	if err != nil {
-		a.uploadFailed(w, r, err)
+	d, ok := a.receiveUpload(w, r, func(body io.Reader) (vault.Document, error) {
+		return a.vault.AddVersion(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"),
+			vault.NewVersion{Name: name, MediaType: mt}, body)
+	})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusCreated, documentView(d))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/metastore"
 )
@@ -84,5 +85,22 @@ func TestFrameErrorsNameTheFieldInPlainWords(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "json:") {
 			t.Errorf("%s: got %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestBusyIsAProblem: a sign-in refused because the node checks as many
+// passwords as it can at once is a 503 of type busy with Retry-After and
+// the account package's plain sentence (the sign-in page shows it as is).
+func TestBusyIsAProblem(t *testing.T) {
+	a := &API{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rec := httptest.NewRecorder()
+	a.writeError(rec, httptest.NewRequest(http.MethodPost, "/api/v1/session", nil), fmt.Errorf("login: %w", account.ErrHashBusy))
+	var p api.Problem
+	if err := json.NewDecoder(rec.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" || p.Type != api.ProblemTypeBase+string(api.ProblemBusy) ||
+		p.Detail != "Too many people are signing in right now. Try again in a few seconds." {
+		t.Fatalf("got %d Retry-After %q %+v", rec.Code, rec.Header().Get("Retry-After"), p)
 	}
 }

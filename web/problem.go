@@ -60,6 +60,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, problem{Type: api.ProblemRateLimited, Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
 		return
 	}
+	if be, ok := fault.AsBusy(err); ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(be.RetryAfter.Seconds()))))
+		writeProblem(w, r, problem{Type: api.ProblemBusy, Title: "The server is busy", Status: http.StatusServiceUnavailable, Detail: be.Detail})
+		return
+	}
 	if p, ok := staffProblem(err); ok {
 		writeProblem(w, r, p)
 		return

@@ -77,6 +77,24 @@ func inWords(d time.Duration) string {
 	}
 }
 
+// BusyError says the node is already doing as much of some costly work
+// (checking passwords, receiving uploads) as it can at once: the request
+// was not acted on and may be tried again after RetryAfter. Detail is a
+// sentence written for the person who asked, in plain words.
+type BusyError struct {
+	RetryAfter time.Duration
+	Detail     string
+}
+
+func (e *BusyError) Error() string { return e.Detail }
+
+// AsBusy returns the BusyError in err's chain, if any.
+func AsBusy(err error) (*BusyError, bool) {
+	var be *BusyError
+	ok := errors.As(err, &be)
+	return be, ok
+}
+
 // AsInvalid returns the InvalidError in err's chain, if any.
 func AsInvalid(err error) (*InvalidError, bool) {
 	var ie *InvalidError

@@ -31,7 +31,7 @@ export const saysInternal = (text: string) => internalWords.test(text);
 // not, unless it is one of peopleSentences.
 const peopleTypes: ReadonlySet<string> = new Set<W.ProblemType>([
   "agreement-superseded", "agreement-filed", "already-joined", "document-limit", "version-limit", "too-large", "rewrap-required",
-  "no-pending-reset", "last-admin", "choices-changed",
+  "no-pending-reset", "last-admin", "choices-changed", "busy",
 ]);
 
 // Sentences of the generic "conflict" and "gone" refusals that are written
@@ -101,6 +101,7 @@ function words(e: unknown, said: (p: Partial<Problem>) => string | undefined): s
     if (s === 410) return said(e.problem) ?? "it is no longer available";
     if (s === 413) return "it is too large";
     if (s === 429) return "there were too many attempts in a short time; wait a minute and try again";
+    if (s === 503 && e.problem.type === W.ProblemTypeBase + ("busy" satisfies W.ProblemType)) return said(e.problem) ?? "the server is busy just now; try again in a few seconds";
     return "the service is not answering properly just now; wait a minute, reload the page and try again";
   }
   if (e instanceof Error && e.constructor === Error && !internalWords.test(e.message)) return e.message.replace(/\.$/, "");

@@ -58,6 +58,19 @@ await run(async () => {
   await ask("refused-reset-needed", legacyEmail);
   await axeCheck(legacy, "sign-in, a reset needed");
   await legacy.screenshot({ path: shots + "/staff-reset-needed.png" });
+
+  // A sign-in while the server checks as many passwords as it can at once
+  // (503 "busy", its answer as web/problem.go writes it for
+  // account.ErrHashBusy): the form says so in the server's plain words.
+  const session = (u) => u.pathname === "/api/v1/session";
+  await legacy.route(session, (r) => r.fulfill({ status: 503, headers: { "Content-Type": "application/problem+json", "Retry-After": "5" },
+    body: JSON.stringify({ type: "urn:parley:problem:busy", title: "The server is busy", status: 503,
+      detail: "Too many people are signing in right now. Try again in a few seconds.", instance: "/api/v1/session" }) }));
+  await signIn(legacy, legacyEmail, pw);
+  await legacy.waitForSelector("form .error:has-text('signing in')");
+  const busy = await legacy.innerText("form .error");
+  check(busy === "Too many people are signing in right now. Try again in a few seconds.", "a busy server's refusal is shown in its plain words: " + busy);
+  await legacy.unroute(session);
   await legacy.setViewportSize({ width: 390, height: 844 });
   await legacy.screenshot({ path: shots + "/staff-reset-needed-phone.png", fullPage: true });
   await legacy.close();

@@ -1,0 +1,116 @@
+package web_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/web"
+)
+
+// On MinIO (each upload holds a 16 MiB part buffer while it lasts), one
+// account has at most web.UploadsPerAccount uploads in progress: the
+// next is refused with 429 in plain words; and an upload whose body
+// sends nothing for the idle timeout ends with 408, leaving no document.
+// Before, 24 uploads that sent one byte and then nothing held 393 MiB
+// after 40 s, and nothing refused a fifth.
+func TestUploadsPerAccountAndIdleOnS3(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	const idle = 3 * time.Second
+	cfg.UploadIdleTimeout = idle
+	n := nodetest.Start(t, cfg)
+	ctx := t.Context()
+	_, med := n.Staff(t, policy.RoleMediator, "m@example.org")
+	c, err := med.CreateCase(ctx, "Uploads", "commercial", "", []string{"Buyer", "Seller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := func(body io.Reader, name string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, n.URL+"/api/v1/cases/"+c.ID+"/documents?audience=joint&class=evidence", body)
+		req.Header.Set("Authorization", "Bearer "+med.Token)
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Parley-Document-Name", name)
+		return http.DefaultClient.Do(req)
+	}
+	type answer struct {
+		status int
+		p      api.Problem
+		err    error
+	}
+	read := func(res *http.Response, err error) answer {
+		if err != nil {
+			return answer{err: err}
+		}
+		defer res.Body.Close()
+		var p api.Problem
+		json.NewDecoder(res.Body).Decode(&p)
+		return answer{status: res.StatusCode, p: p}
+	}
+	// UploadsPerAccount+1 uploads at once, each sending a byte now and
+	// then until stop, then nothing: one of them is refused at once.
+	const k = web.UploadsPerAccount + 1
+	answers := make(chan answer, k)
+	stop := make(chan struct{})
+	for range k {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.Close() })
+		go func() { answers <- read(upload(pr, "silent.txt")) }()
+		go func() {
+			tick := time.NewTicker(idle / 6)
+			defer tick.Stop()
+			for {
+				if _, err := pw.Write([]byte("x")); err != nil {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	var refused answer
+	select {
+	case refused = <-answers:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("none of %d uploads at once by one account was refused in 30 s", k)
+	}
+	if refused.err != nil || refused.status != http.StatusTooManyRequests || refused.p.Type != api.ProblemTypeBase+string(api.ProblemRateLimited) ||
+		!strings.Contains(refused.p.Detail, "you already have 4 uploads in progress") {
+		t.Fatalf("upload %d of one account: %v %d %+v, want 429 in plain words", k, refused.err, refused.status, refused.p)
+	}
+	close(stop)
+	started := time.Now()
+	// The others end once idle for the timeout: 408.
+	for range k - 1 {
+		select {
+		case a := <-answers:
+			if a.err != nil || a.status != http.StatusRequestTimeout || a.p.Type != api.ProblemTypeBase+string(api.ProblemRequestTimeout) ||
+				!strings.Contains(a.p.Detail, "nothing of it was kept") {
+				t.Fatalf("a silent upload answered %v %d %+v, want 408", a.err, a.status, a.p)
+			}
+		case <-time.After(idle + 30*time.Second):
+			t.Fatalf("a silent upload still open %s after its body stopped (idle timeout %s)", time.Since(started), idle)
+		}
+	}
+	docs, err := med.Documents(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		if d.Name == "silent.txt" {
+			t.Fatalf("a silent upload left a document: %+v", d)
+		}
+	}
+	// Their places are given back: an upload is taken again.
+	if a := read(upload(strings.NewReader("whole"), "after.txt")); a.err != nil || a.status != http.StatusCreated {
+		t.Fatalf("an upload after the silent ones ended: %v %d %+v", a.err, a.status, a.p)
+	}
+}
