@@ -66,8 +66,9 @@ type RotateReport struct {
 //
 // Nodes must not run while it does (they hold one master key, and a node
 // still on the old key would fail to read rewrapped case keys, or create
-// new ones under the old key). oldKey and newKey may be the same key: that
-// only checks.
+// new ones under the old key — LoadOrCreateKey refuses that once
+// RecordsKeyObject is rewrapped, and the final check catches one created
+// before). oldKey and newKey may be the same key: that only checks.
 func RotateMasterKey(ctx context.Context, store objstore.Store, oldKey, newKey *MasterKey, opts RotateOptions) (RotateReport, error) {
 	var rep RotateReport
 	if oldKey == nil || newKey == nil {

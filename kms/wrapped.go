@@ -14,10 +14,22 @@ import (
 // maxWrappedKeySize bounds what LoadOrCreateKey reads: wrapped keys are tiny.
 const maxWrappedKeySize = 4096
 
+// ErrStaleMasterKey: a key was not created because the store's records key
+// is wrapped by another master key than the one this process holds — the
+// master key was rotated while this process kept running on the old one. A
+// key it made now would be wrapped by the old master key, which nodes on the
+// new one cannot unwrap (and which is to be destroyed).
+var ErrStaleMasterKey = errors.New("the store's master key is not this process's (rotated while it ran?)")
+
 // LoadOrCreateKey returns the 32-byte key stored wrapped at objectKey, making
 // one if none exists. It is safe for several nodes starting at once: the key
 // is created with a create-only write, and a node that loses the race reads
 // the winner's key, so every node ends up with the same key.
+//
+// Before creating a key it checks that the records key (RecordsKeyObject),
+// if there is one yet, is wrapped by mk, and refuses with ErrStaleMasterKey
+// otherwise: a process left running through a master key rotation must not
+// wrap new keys with the old master key.
 func LoadOrCreateKey(ctx context.Context, store objstore.Store, mk *MasterKey, objectKey, label string) ([]byte, error) {
 	for range 3 {
 		key, err := loadKey(ctx, store, mk, objectKey, label)
@@ -25,6 +37,9 @@ func LoadOrCreateKey(ctx context.Context, store objstore.Store, mk *MasterKey, o
 			return key, nil
 		}
 		if !errors.Is(err, objstore.ErrNotFound) {
+			return nil, err
+		}
+		if err := checkStoreMasterKey(ctx, store, mk, objectKey); err != nil {
 			return nil, err
 		}
 		fresh := make([]byte, 32)
@@ -64,4 +79,33 @@ func loadKey(ctx context.Context, store objstore.Store, mk *MasterKey, objectKey
 		return nil, fmt.Errorf("key %s: %w", objectKey, err)
 	}
 	return key, nil
+}
+
+// checkStoreMasterKey refuses (ErrStaleMasterKey) when the store's records
+// key is wrapped by another master key than mk. A store without a records
+// key yet (a new deployment, whose first node is creating it) passes.
+func checkStoreMasterKey(ctx context.Context, store objstore.Store, mk *MasterKey, creating string) error {
+	if creating == RecordsKeyObject {
+		return nil // its create-only write is the check
+	}
+	rc, _, err := store.Get(ctx, RecordsKeyObject, objstore.GetOptions{})
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("key %s: read %s to check the master key: %w", creating, RecordsKeyObject, err)
+	}
+	defer rc.Close()
+	blob, err := io.ReadAll(io.LimitReader(rc, maxWrappedKeySize))
+	if err != nil {
+		return fmt.Errorf("key %s: read %s to check the master key: %w", creating, RecordsKeyObject, err)
+	}
+	by, ok := WrappedBy(blob)
+	if !ok {
+		return fmt.Errorf("key %s: %s is not a wrapped key", creating, RecordsKeyObject)
+	}
+	if by != mk.ID() {
+		return fmt.Errorf("key %s not created: %s is wrapped by master key %s, this is %s: %w", creating, RecordsKeyObject, by, mk.ID(), ErrStaleMasterKey)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,9 +267,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.broker = messaging.NewMemory()
 	var redisBroker *messaging.Redis
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		opts, err := parseRedisURL(cfg.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("--redis-url: %w", err)
+			return nil, err
 		}
 		n.redis = redis.NewClient(opts)
 		limiter = ratelimit.NewRedis(n.redis)
@@ -480,4 +481,31 @@ func serveUntil(ctx context.Context, ln net.Listener, srv *http.Server) error {
 		return err
 	}
 	return nil
+}
+
+// parseRedisURL is redis.ParseURL with errors that never carry the URL's
+// password: url.Parse's error quotes the whole URL (`parse
+// "redis://:s3cr%t@redis:6379/0": invalid URL escape "%t"`), which would
+// reach stderr and the logs. A URL that does not parse gets a sentence of
+// our own; go-redis's other errors have the password, in either spelling,
+// cut out.
+func parseRedisURL(raw string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(raw)
+	if err == nil {
+		return opts, nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return nil, errors.New("--redis-url: not a valid URL: want redis://[user:password@]host:port[/db] or rediss://…, with any reserved character in the password percent-encoded (%25 for %)")
+	}
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "REDACTED")
+		}
+		if _, enc, ok := strings.Cut(u.User.String(), ":"); ok && enc != "" {
+			msg = strings.ReplaceAll(msg, enc, "REDACTED")
+		}
+	}
+	return nil, fmt.Errorf("--redis-url: %s", msg)
 }

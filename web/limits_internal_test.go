@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/metastore"
 )
 
@@ -30,6 +31,29 @@ func TestRecordTooLargeIsAProblem(t *testing.T) {
 	}
 	if rec.Code != http.StatusConflict || p.Type != api.ProblemTypeBase+string(api.ProblemTooLarge) || strings.Contains(p.Detail, "vault/") || !strings.Contains(p.Detail, "1 MiB") {
 		t.Fatalf("got %d %+v", rec.Code, p)
+	}
+}
+
+// TestStaleMasterKeyIsUnavailable: an upload refused because this node's
+// master key is not the store's any more (rotated while it ran) answers
+// 503 with a retry, and the log says ERROR naming both master key ids;
+// the answer names neither.
+func TestStaleMasterKeyIsUnavailable(t *testing.T) {
+	var logged strings.Builder
+	a := &API{log: slog.New(slog.NewTextHandler(&logged, nil))}
+	rec := httptest.NewRecorder()
+	a.writeError(rec, httptest.NewRequest(http.MethodPost, "/api/v1/cases/c/documents", nil),
+		fmt.Errorf("key keys/cases/c-1 not created: keys/records is wrapped by master key 0123456789abcdef, this is fedcba9876543210: %w", kms.ErrStaleMasterKey))
+	var p api.Problem
+	if err := json.NewDecoder(rec.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || p.Type != api.ProblemTypeBase+string(api.ProblemUnavailable) || rec.Header().Get("Retry-After") == "" ||
+		strings.Contains(p.Detail, "0123456789abcdef") || strings.Contains(p.Detail, "keys/") {
+		t.Fatalf("got %d %+v", rec.Code, p)
+	}
+	if l := logged.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "0123456789abcdef") || !strings.Contains(l, "fedcba9876543210") {
+		t.Fatalf("log: %s", l)
 	}
 }
 

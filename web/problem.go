@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/vault"
 )
@@ -110,6 +111,18 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		{fault.ErrConflict, http.StatusConflict, api.ProblemConflict, "This conflicts with the current state"},
 		{fault.ErrGone, http.StatusGone, api.ProblemGone, "No longer valid"},
 		{fault.ErrTooLarge, http.StatusRequestEntityTooLarge, api.ProblemTooLarge, "Request body too large"},
+	}
+	if errors.Is(err, kms.ErrStaleMasterKey) {
+		// This node holds another master key than the store's: the master
+		// key was rotated while it kept running. Nothing was written; the
+		// node must be stopped (it is the operator's to fix, not the
+		// client's, so ERROR), and the request retried goes to a node on
+		// the new key.
+		a.log.ErrorContext(r.Context(), "master key rotated while this node ran: stop it", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "Storage is unavailable; try again shortly", Status: http.StatusServiceUnavailable,
+			Detail: "The request was not acknowledged; try it again shortly."})
+		return
 	}
 	if errors.Is(err, fault.ErrUnavailable) {
 		// The cause (object keys, addresses) stays in the log.

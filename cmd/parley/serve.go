@@ -99,6 +99,9 @@ func serve(ctx context.Context, args []string) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
+	if *debugAddr != "" && !loopbackAddr(*debugAddr) {
+		return usagef("--debug-addr %s: the profiles and /debug/parley/ have no authentication, so they are served on a loopback address only (such as 127.0.0.1:6060; reach it through an SSH tunnel or kubectl port-forward)", *debugAddr)
+	}
 	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
@@ -174,4 +177,19 @@ func servePprof(addr string) {
 	mux.HandleFunc("/debug/parley/memory", serveNodeMemory)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.ListenAndServe()
+}
+
+// loopbackAddr reports whether addr (host:port) listens on this machine
+// only: a loopback IP or localhost. ":6060" and 0.0.0.0 listen on every
+// interface and are not.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
@@ -15,7 +17,7 @@ import (
 
 func init() {
 	register("admin user create", "admin user create --email EMAIL --name NAME [--role admin|mediator|records] [--password-file FILE|-] [storage flags as for serve]", adminUserCreate)
-	register("admin user revoke-sessions", "admin user revoke-sessions --email EMAIL [storage flags as for serve]", adminRevokeSessions)
+	register("admin user revoke-sessions", "admin user revoke-sessions --email EMAIL | --account ID [storage flags as for serve]", adminRevokeSessions)
 	register("admin gen-master-key", "admin gen-master-key FILE", adminGenMasterKey)
 	register("admin seat-index", "admin seat-index [storage flags as for serve]  (once every node runs this release)", adminSeatIndex)
 	register("audit verify", "audit verify [--key VKEY-FILE] [--checkpoint FILE] [storage flags as for serve]", auditVerify)
@@ -64,18 +66,26 @@ func adminUserCreate(ctx context.Context, args []string) error {
 // adminRevokeSessions ends every open session of an account (a lost
 // laptop, a stolen token) from the store directly, and tells every node
 // through Redis to close its WebSockets (without Redis they close at their
-// next periodic check, within a minute). In embedded mode it does not run
-// beside `parley serve`, which would neither see its write nor keep it
-// (server.LockDataDir): there an administrator revokes through the API.
+// next periodic check, within a minute). The account is named by a staff
+// account's email (--email) or by its id (--account): a participant's
+// account has no email index (its contact email is not a sign-in name), so
+// it is found by id only — the id its audit entries name. In embedded mode
+// it does not run beside `parley serve`, which would neither see its write
+// nor keep it (server.LockDataDir): there an administrator revokes through
+// the API.
 func adminRevokeSessions(ctx context.Context, args []string) error {
 	fs := newFlags("admin user revoke-sessions")
 	cfg := nodeFlags(fs)
-	email := fs.String("email", "", "the account's email")
+	email := fs.String("email", "", "a staff account's email")
+	accountID := fs.String("account", "", "the account's id (u_…, as audit entries name it): for a participant, or any account")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *email == "" {
-		return usagef("--email is required")
+	if (*email == "") == (*accountID == "") {
+		return usagef("give exactly one of --email (a staff account) and --account ID")
+	}
+	if *accountID != "" && !ids.Valid("u", *accountID) {
+		return usagef("--account %q is not an account id (u_… as audit entries name it)", *accountID)
 	}
 	cfg.Command = true // embedded mode: holds the data directory while it runs
 	node, err := server.Open(ctx, *cfg)
@@ -83,7 +93,14 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 		return besideServe(err, cfg, "stop it first, or, while it runs, have an administrator signed in end the sessions (POST /api/v1/accounts/{id}/revoke-sessions, or disable the account on the People screen, which ends them too)")
 	}
 	defer node.Close()
-	a, err := node.Accounts.ByEmail(ctx, *email)
+	var a account.Account
+	if *accountID != "" {
+		if a, err = node.Accounts.Get(ctx, *accountID); errors.Is(err, fault.ErrNotFound) {
+			return fmt.Errorf("no account %s in this store", *accountID)
+		}
+	} else if a, err = node.Accounts.ByEmail(ctx, *email); errors.Is(err, fault.ErrNotFound) {
+		return fmt.Errorf("no staff account has the email %s (a participant's account is not found by email: give --account ID, the id its audit entries name)", *email)
+	}
 	if err != nil {
 		return err
 	}
@@ -97,7 +114,11 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 	if err := node.Messages.Announce(ctx, account.AccountTopic(a.ID), []byte("revoked")); err != nil {
 		fmt.Fprintf(os.Stderr, "Could not tell the nodes at once (%v); open WebSockets close within a minute.\n", err)
 	}
-	fmt.Printf("Revoked every session of %s (%s).\n", a.ID, a.Email)
+	if a.Email != "" {
+		fmt.Printf("Revoked every session of %s (%s).\n", a.ID, a.Email)
+	} else {
+		fmt.Printf("Revoked every session of %s.\n", a.ID)
+	}
 	return nil
 }
 
