@@ -66,9 +66,12 @@ type RotateReport struct {
 //
 // Nodes must not run while it does (they hold one master key, and a node
 // still on the old key would fail to read rewrapped case keys, or create
-// new ones under the old key — LoadOrCreateKey refuses that once
-// RecordsKeyObject is rewrapped, and the final check catches one created
-// before). oldKey and newKey may be the same key: that only checks.
+// new ones under the old key). The records key is rewrapped first, alone,
+// and keys/ listed after it: LoadOrCreateKey refuses to create a key once
+// RecordsKeyObject is rewrapped, and takes back one it wrote while the
+// rewrap landed, so a stale node's key is either in that listing (and
+// rewrapped) or taken back by that node. oldKey and newKey may be the same
+// key: that only checks.
 func RotateMasterKey(ctx context.Context, store objstore.Store, oldKey, newKey *MasterKey, opts RotateOptions) (RotateReport, error) {
 	var rep RotateReport
 	if oldKey == nil || newKey == nil {
@@ -78,9 +81,37 @@ func RotateMasterKey(ctx context.Context, store objstore.Store, oldKey, newKey *
 	if err != nil {
 		return rep, fmt.Errorf("%w; nothing was rotated", err)
 	}
-	rep.Objects = len(objects)
 	var mu sync.Mutex
 	done := 0
+	// The records key first, alone: from then on a process still on the
+	// old master key creates no wrapped key (LoadOrCreateKey checks the
+	// records key before and after its write), so the listing made after
+	// it holds every key the old master key wrapped.
+	if i := slices.Index(objects, RecordsKeyObject); i >= 0 {
+		rewrapped, deleted, err := settle(ctx, store, oldKey, newKey, objects[i], labels[i])
+		if err != nil {
+			return rep, err
+		}
+		if rewrapped {
+			rep.Rewrapped++
+		} else {
+			rep.AlreadyNew++
+		}
+		rep.OldVersionsDeleted += deleted
+		done++
+		if opts.AfterEach != nil {
+			if err := opts.AfterEach(objects[i], done, len(objects)); err != nil {
+				return rep, err
+			}
+		}
+		if objects, labels, err = wrappedObjects(ctx, store); err != nil {
+			return rep, err
+		}
+		if i := slices.Index(objects, RecordsKeyObject); i >= 0 {
+			objects, labels = slices.Delete(objects, i, i+1), slices.Delete(labels, i, i+1)
+		}
+	}
+	rep.Objects = done + len(objects)
 	err = forEach(ctx, len(objects), opts.Workers, func(ctx context.Context, i int) error {
 		rewrapped, deleted, err := settle(ctx, store, oldKey, newKey, objects[i], labels[i])
 		if err != nil {
@@ -96,7 +127,7 @@ func RotateMasterKey(ctx context.Context, store objstore.Store, oldKey, newKey *
 		rep.OldVersionsDeleted += deleted
 		done++
 		if opts.AfterEach != nil {
-			return opts.AfterEach(objects[i], done, len(objects))
+			return opts.AfterEach(objects[i], done, rep.Objects)
 		}
 		return nil
 	})

@@ -29,7 +29,11 @@ var ErrStaleMasterKey = errors.New("the store's master key is not this process's
 // Before creating a key it checks that the records key (RecordsKeyObject),
 // if there is one yet, is wrapped by mk, and refuses with ErrStaleMasterKey
 // otherwise: a process left running through a master key rotation must not
-// wrap new keys with the old master key.
+// wrap new keys with the old master key. It checks again once its key is
+// written, and takes that version back if the records key changed
+// meanwhile (RotateMasterKey rewraps the records key first, then lists the
+// rest: a key written before that listing is rewrapped with the rest, one
+// written after it is taken back here).
 func LoadOrCreateKey(ctx context.Context, store objstore.Store, mk *MasterKey, objectKey, label string) ([]byte, error) {
 	for range 3 {
 		key, err := loadKey(ctx, store, mk, objectKey, label)
@@ -45,8 +49,19 @@ func LoadOrCreateKey(ctx context.Context, store objstore.Store, mk *MasterKey, o
 		fresh := make([]byte, 32)
 		rand.Read(fresh)
 		wrapped := mk.Wrap(fresh, label)
-		_, err = store.Put(ctx, objectKey, bytes.NewReader(wrapped), int64(len(wrapped)), objstore.PutOptions{IfNoneMatch: true})
+		put, err := store.Put(ctx, objectKey, bytes.NewReader(wrapped), int64(len(wrapped)), objstore.PutOptions{IfNoneMatch: true})
 		if err == nil {
+			// Checked again after the write: a rotation may have
+			// rewrapped the records key between the check above and
+			// the write, and listed keys/ before it landed. The key
+			// just made is then taken back (that version only).
+			if err := checkStoreMasterKey(ctx, store, mk, objectKey); err != nil {
+				if derr := store.Delete(ctx, objectKey, put.VersionID); derr != nil {
+					err = errors.Join(err, fmt.Errorf("and the key made under the old master key could not be taken back: %w", derr))
+				}
+				clear(fresh)
+				return nil, err
+			}
 			return fresh, nil
 		}
 		if !errors.Is(err, objstore.ErrPrecondition) {
