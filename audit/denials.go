@@ -60,6 +60,11 @@ type denials struct {
 	node    *denialWindow // refusals of actors beyond MaxActors; nil when none
 	nextDue time.Time     // no window ends before this; zero when none is open
 	timer   *time.Timer   // armed for nextDue while a window has a suppressed count
+	// closed: Close was called; no timer is armed after it (counts wait
+	// for the next append or Close). running counts timer callbacks
+	// armed and not yet done, for Close to wait for one already running.
+	closed  bool
+	running sync.WaitGroup
 }
 
 func newDenials() *denials {
@@ -205,10 +210,12 @@ func (l *Log) limitDenials(events []Event) (keep []bool, summaries []Event) {
 // ends, so that a count is written soon after its window even if nothing
 // else is appended. Under d.mu.
 func (d *denials) arm(l *Log, now time.Time) {
-	if d.nextDue.IsZero() || d.timer != nil || !d.anySuppressed() {
+	if d.closed || d.nextDue.IsZero() || d.timer != nil || !d.anySuppressed() {
 		return
 	}
+	d.running.Add(1)
 	d.timer = time.AfterFunc(d.nextDue.Sub(now), func() {
+		defer d.running.Done()
 		d.mu.Lock()
 		d.timer = nil
 		now := d.now()
@@ -260,16 +267,23 @@ func (l *Log) appendSuppressed(ctx context.Context, evs []Event) error {
 }
 
 // Close appends the counts of refusals not yet appended (those of windows
-// still open too), best effort, and stops the limiter's timer. The Log
-// stays usable: a refusal after Close is limited afresh, and its count
-// appended by a later Close or append.
+// still open too), best effort, after stopping the limiter's timer and
+// waiting for a count it is already appending. The Log stays usable: a
+// refusal after Close is limited afresh, and its count appended by a
+// later append or Close (no timer is armed after Close).
 func (l *Log) Close(ctx context.Context) error {
 	d := l.denials
 	d.mu.Lock()
+	d.closed = true
 	if d.timer != nil {
-		d.timer.Stop()
+		if d.timer.Stop() {
+			d.running.Done() // it will not run
+		}
 		d.timer = nil
 	}
+	d.mu.Unlock()
+	d.running.Wait()
+	d.mu.Lock()
 	evs := d.sweep(d.now(), true)
 	d.mu.Unlock()
 	return l.appendSuppressed(ctx, evs)

@@ -200,3 +200,32 @@ func TestRefusalLimiterBounded(t *testing.T) {
 		t.Fatalf("after the window: %d refusals in %d windows held", n, windows)
 	}
 }
+
+// After Close no timer is armed: a refusal counted after Close waits for
+// the next append or Close (review: a timer armed after Close was never
+// stopped, and could append once the node had let go of its store).
+func TestNoCountTimerAfterClose(t *testing.T) {
+	l, _ := limitedLog(t, DenialLimit{PerWindow: 1, Window: time.Minute, MaxActors: 16})
+	ctx := context.Background()
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := l.Append(ctx, denied("acct-c")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.denials.mu.Lock()
+	armed := l.denials.timer != nil
+	l.denials.mu.Unlock()
+	if armed {
+		t.Fatal("a count timer was armed after Close")
+	}
+	start := l.Size()
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := entriesFrom(t, l, start); suppressedCount(t, got[EventDeniedSuppressed]) != 2 {
+		t.Fatalf("the second Close appended %d counted refusals, want 2", suppressedCount(t, got[EventDeniedSuppressed]))
+	}
+}

@@ -52,8 +52,9 @@ func TestUploadsPerAccountAndIdleOnS3(t *testing.T) {
 		json.NewDecoder(res.Body).Decode(&p)
 		return answer{status: res.StatusCode, p: p}
 	}
-	// UploadsPerAccount+1 uploads at once, each sending a byte now and
-	// then until stop, then nothing: one of them is refused at once.
+	// UploadsPerAccount+1 uploads at once, each sending 64 KiB (the least
+	// that keeps an upload going) six times per idle timeout until stop,
+	// then nothing: one of them is refused at once.
 	const k = web.UploadsPerAccount + 1
 	answers := make(chan answer, k)
 	stop := make(chan struct{})
@@ -65,7 +66,7 @@ func TestUploadsPerAccountAndIdleOnS3(t *testing.T) {
 			tick := time.NewTicker(idle / 6)
 			defer tick.Stop()
 			for {
-				if _, err := pw.Write([]byte("x")); err != nil {
+				if _, err := pw.Write(make([]byte, 64<<10)); err != nil {
 					return
 				}
 				select {
@@ -112,5 +113,32 @@ func TestUploadsPerAccountAndIdleOnS3(t *testing.T) {
 	// Their places are given back: an upload is taken again.
 	if a := read(upload(strings.NewReader("whole"), "after.txt")); a.err != nil || a.status != http.StatusCreated {
 		t.Fatalf("an upload after the silent ones ended: %v %d %+v", a.err, a.status, a.p)
+	}
+
+	// A trickle — a byte six times per idle timeout, never silent for
+	// long — ends too, within about one idle timeout (review: each read
+	// used to move the deadline on, so a trickle kept its place for good).
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	trickled := make(chan answer, 1)
+	go func() { trickled <- read(upload(pr, "trickle.txt")) }()
+	go func() {
+		tick := time.NewTicker(idle / 6)
+		defer tick.Stop()
+		for range 600 {
+			if _, err := pw.Write([]byte("x")); err != nil {
+				return
+			}
+			<-tick.C
+		}
+	}()
+	started = time.Now()
+	select {
+	case a := <-trickled:
+		if a.err != nil || a.status != http.StatusRequestTimeout || !strings.Contains(a.p.Detail, "arrived too slowly") {
+			t.Fatalf("a trickled upload answered %v %d %+v, want 408", a.err, a.status, a.p)
+		}
+	case <-time.After(idle + 30*time.Second):
+		t.Fatalf("a trickled upload still open %s after it began (idle timeout %s)", time.Since(started), idle)
 	}
 }

@@ -21,8 +21,9 @@ import (
 //   - one account has at most UploadsPerAccount uploads in progress on a
 //     node (429 past it);
 //   - a node has at most UploadsPerNode (503 busy past it);
-//   - an upload whose body sends nothing for the idle timeout ends (408;
-//     nothing of it becomes visible).
+//   - an upload whose body sends less than uploadProgressBytes within
+//     the idle timeout, at any point, ends (408; nothing of it becomes
+//     visible): a byte now and then does not keep it.
 const (
 	UploadsPerAccount        = 4
 	UploadsPerNode           = 16
@@ -75,13 +76,22 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request, accountID stri
 	}, true
 }
 
-// idleBody is an upload's body that ends with errUploadIdle when nothing
-// arrives for idle: each read sets the connection's read deadline anew.
+// uploadProgressBytes is how much of an upload must arrive within each
+// idle timeout: a body that sends less (a trickle of a byte now and then
+// keeps a connection "active") would otherwise hold its upload's place,
+// and on S3 its part buffer, for as long as it likes.
+const uploadProgressBytes = 64 << 10
+
+// idleBody is an upload's body that ends with errUploadIdle when less than
+// uploadProgressBytes arrives within idle: the connection's read deadline
+// is moved on by idle each time that much has arrived, not at every read.
 type idleBody struct {
 	r     io.Reader
 	rc    *http.ResponseController
 	idle  time.Duration
 	timed bool
+	until time.Time // the deadline; zero before the first read
+	since int64     // bytes read since until was last moved on
 }
 
 func (a *API) idleBody(w http.ResponseWriter, r *http.Request) *idleBody {
@@ -93,14 +103,20 @@ func (a *API) idleBody(w http.ResponseWriter, r *http.Request) *idleBody {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	set := b.rc.SetReadDeadline(time.Now().Add(b.idle)) == nil
+	if b.until.IsZero() {
+		b.until = time.Now().Add(b.idle)
+	}
+	set := b.rc.SetReadDeadline(b.until) == nil
 	n, err := b.r.Read(p)
 	if set {
 		b.rc.SetReadDeadline(time.Time{})
 	}
+	if b.since += int64(n); b.since >= uploadProgressBytes {
+		b.since, b.until = 0, time.Now().Add(b.idle)
+	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		b.timed = true
-		return n, fmt.Errorf("nothing arrived for %s: %w", b.idle, errUploadIdle)
+		return n, fmt.Errorf("less than %d KiB arrived in %s: %w", uploadProgressBytes>>10, b.idle, errUploadIdle)
 	}
 	return n, err
 }
@@ -110,7 +126,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 func (a *API) uploadIdleFailed(w http.ResponseWriter, r *http.Request, b *idleBody) {
 	w.Header().Set("Connection", "close")
 	writeProblem(w, r, problem{Type: api.ProblemRequestTimeout, Title: "The upload stopped arriving", Status: http.StatusRequestTimeout,
-		Detail: fmt.Sprintf("Nothing of the upload arrived for %s, so it was stopped and nothing of it was kept. Send it again.", inWordsSeconds(b.idle))})
+		Detail: fmt.Sprintf("The upload stopped arriving, or arrived too slowly (less than %d KiB in %s), so it was stopped and nothing of it was kept. Send it again.", uploadProgressBytes>>10, inWordsSeconds(b.idle))})
 }
 
 func inWordsSeconds(d time.Duration) string {

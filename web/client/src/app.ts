@@ -722,7 +722,7 @@ function inviteForm(): HTMLElement {
         if (inv.mailed || !inv.link) {
           // A mailed invitation's link is in the email alone: only whoever reads that mailbox can join as the person.
           out.replaceChildren(h("p", { id: "invite-mailed" }, `Invitation for ${name.value} sent by email to ${to}. The link is only in that email, not on this page, so that only whoever reads ${to} can join as ${name.value}; it works once. ` +
-            `If they do not get it, withdraw it on the case desk under “Invited, not joined yet” and invite them again: with the right address it is emailed again; without an email address its link is shown for you to give them in person or by phone.`));
+            `If they do not get it, withdraw it on the case desk under “Invited, not joined yet” and invite them again with the same name, exactly as written, and the same role and side: it is then emailed again, to the same address or a corrected one. With any other name, role or side, an address already used in this case is not emailed: the link is shown for you to give them in person or by phone.`));
           name.value = "";
           email.value = "";
           update();

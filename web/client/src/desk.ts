@@ -664,7 +664,7 @@ function inviteForm(): HTMLElement {
           inv.mailed ? h("p", { id: "desk-invite-mailed" }, h("strong", {}, `Sent by email to ${to}.`),
             ` The link is only in that email, not on this page, so that only whoever reads ${to} can join as ${person}. It works once and expires ${whenZoned(inv.expires)}. The email holds only the link and when it expires, not the case's name.`)
             : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : "",
-          inv.mailed ? h("p", { class: "note", id: "desk-invite-missing" }, `If ${person} does not get it (ask them to look in their spam folder too), withdraw it under “Invited, not joined yet” and invite them again: with the right address it is emailed again; without an email address its link is shown here for you to give them in person or by phone.`) : "",
+          inv.mailed ? h("p", { class: "note", id: "desk-invite-missing" }, `If ${person} does not get it (ask them to look in their spam folder too), withdraw it under “Invited, not joined yet” and invite them again with the same name, exactly as written here, and the same role and side: it is then emailed again, to the same address or a corrected one. With any other name, role or side, an address already used in this case is not emailed: the link is shown here for you to give them in person or by phone.`) : "",
           nextSteps(person, inv.role, sideLabelNow, to, !!inv.mailed, inv.expires)));
         if (shown !== id) {
           if (link) note(id, title, `The invitation link for ${person} in “${title}” is ready: open “${title}” again to copy it before you leave the page.`, "done",
@@ -692,7 +692,7 @@ function inviteForm(): HTMLElement {
   h("div", { class: "row" },
     h("div", {}, h("label", { for: "desk-invite-name" }, "Name"), name),
     h("div", {}, h("label", { for: "desk-invite-email" }, "Email (optional)"), email)),
-  h("p", { class: "note" }, "With an email address, the link is also emailed when this server sends mail, and later session invitations and reminders go there too. The emails carry only times and links."),
+  h("p", { class: "note" }, "With an email address, the link is emailed to that address and not shown here; it is shown for you to give by hand only when this server sends no mail, or someone else in this case uses that address. Later session invitations and reminders go there too; the emails carry only times and links."),
   h("div", { class: "row" },
     h("div", {}, h("label", { for: "desk-invite-role" }, "Takes part as"), role),
     h("div", {}, h("label", { for: "desk-invite-side" }, "Side"), side)),

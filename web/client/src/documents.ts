@@ -138,8 +138,12 @@ export function uploadErrorWords(status: number, body: string, maxSize: number, 
       const at = when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
       return `The document was not saved: you have added ${most} new documents to this case today, the most one person can add in a day. You can add more from ${at}; new versions of documents already here can be added now.`;
     }
+    // Uploads in progress at once ("you already have 4 uploads in progress, …").
+    const inFlight = /already have (\d+) uploads in progress/.exec(p.detail ?? "")?.[1];
+    if (inFlight) return `The document was not saved: you already have ${inFlight} uploads in progress (in this or another window or device), the most one person may have at once. Wait for one to finish, then try again.`;
     return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";
   }
+  if (status === 408) return "The upload stopped arriving, or arrived too slowly (the connection may have dropped), so nothing was saved. Check your connection and try again.";
   return "The document was not saved. Reload the page and try again.";
 }
 
@@ -678,7 +682,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         bar.value = 100;
         status.textContent = d.e2ee
           ? `Uploaded “${d.name ?? f.name}” (${where}). ${await signedWho(d.audience)}`
-          : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
+          : `Uploaded “${d.name ?? f.name}” (${where}). ${audienceWords(ctx.visibleTo, d.audience)}.`;
         file.value = "";
         chosen = false;
         await refresh(true);
@@ -743,7 +747,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         ask.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who will see it", "aria-describedby": "doc-upload-ask-words" },
           h("div", { id: "doc-upload-ask-words" },
             h("p", {}, `Share “${f.name}” with ${shareWords(to)}? You are looking at ${lookingWords(room)}.`),
-            h("p", {}, ctx.visibleTo(to) + ".")),
+            h("p", {}, audienceWords(ctx.visibleTo, to) + ".")),
           h("div", { class: "row" }, yes, no)));
         yes.focus();
       },

@@ -179,7 +179,7 @@ export function renderPeople(box: HTMLElement, ctx: PeopleContext): void {
   const list = h("ul", { class: "people" });
   for (const p of c.participants) list.append(personRow(p, ctx));
   box.replaceChildren(h("h2", { id: "people-title" }, "People in this case"),
-    h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device. On a new phone or computer they see earlier messages only after linking it from a device they used before. If we have their email address, “Link back in” also emails the link to them at once."),
+    h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device. On a new phone or computer they see earlier messages only after linking it from a device they used before. If we have their email address, “Link back in” also emails the link to them at once, unless someone else in this case uses that address."),
     c.participants.length ? list : h("p", { class: "note" }, "Nobody has joined yet."));
   box.setAttribute("aria-labelledby", "people-title");
   if (focused?.isConnected) focused.focus();

@@ -1055,7 +1055,7 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   // The directory's answer not verifying is a check of the keys failing, as at any later check (SecureCase.check):
   // the alarm screen, in plain words, not "Something went wrong: …" with the check's own words.
   const v = await verifyProven(p, pins).catch((e: unknown) => {
-    throw new SecurityStop("the server's record of this browser's keys does not match the one this browser checked before", "key-directory: " + errorText(e));
+    throw new SecurityStop("the server's answer when this browser's keys were added could not be checked: it does not prove the server kept them as this browser sent them", "key-directory: " + errorText(e));
   });
   if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, tell your mediator");
   await updatePins(me.account, { logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });

@@ -52,7 +52,7 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
   const items: (HTMLElement | null)[] = [
     h("li", {}, h("strong", {}, "The joint room"), observer ? " is where everyone meets. You read what is written there." : " is where everyone meets. What you write there, all of them can read.", who("joint")),
     w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately.`, who(w.caucus)) : null,
-    h("li", {}, h("strong", {}, "End-to-end encrypted: "), "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
+    h("li", {}, h("strong", {}, "End-to-end encrypted: "), observer ? "messages are locked in the writer's browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it." : "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
     // A message leaves the caucus only with its author's consent; a document the side added, with the consent of one
     // of the side (a party or a lawyer: either can allow it); a document a mediator added to the caucus is the
     // mediator's, and needs nobody's (vault/approval.go).

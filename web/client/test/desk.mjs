@@ -58,7 +58,8 @@ await run(async () => {
     "the desk says the invitation was emailed and its link is only in the email: " + res);
   check(/expires \w{3}, \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (UTC|GMT|[A-Z]{3,4}|GMT[+-]\d{1,2}(:\d{2})?)\./.test(res), "the link's expiry says its time zone (the link may go to someone elsewhere): " + res);
   const missing = flat(await med.innerText("#desk-invite-missing"));
-  check(missing.includes("If Ada Okafor does not get it") && missing.includes("withdraw it under “Invited, not joined yet”") && missing.includes("in person or by phone"),
+  check(missing.includes("If Ada Okafor does not get it") && missing.includes("withdraw it under “Invited, not joined yet”") && missing.includes("in person or by phone")
+    && missing.includes("with the same name, exactly as written here, and the same role and side: it is then emailed again"),
     "the desk says what to do if the email does not arrive: " + missing);
   // No dead end: the mediator reads what the invited person does next, what the desk shows meanwhile, who gets mail, and their own next step.
   const next = flat(await med.innerText("#desk-invite-next"));

@@ -54,6 +54,7 @@ await run(async () => {
   const words = await q.innerText();
   check(words.includes("Share “Agenda.pdf” with everyone in the joint room? You are looking at the Tenant caucus."), "Upload asks, naming who will see it and where she is: " + words.replace(/\n/g, " / "));
   check(!words.includes("caucus:") && !words.includes("doc.") && !words.includes("mediators"), "in plain words, no internal names: " + words);
+  check(words.includes("anyone who joins the case later"), "the question, like the note above it, says people who join later will see it: " + words.replace(/\n/g, " / "));
   check(await ask("documents") === "1", "nothing is sent before she answers");
   await axeCheck(med, "the upload question");
   await med.locator("#doc-upload-form").screenshot({ path: `${shots}/documents-upload-ask.png` });

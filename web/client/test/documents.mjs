@@ -114,6 +114,27 @@ await run(async () => {
   check(day.includes("you have added 100 new documents to this case today, the most one person can add in a day") && day.includes("You can add more from ") &&
     !day.includes("2 hours") && !day.includes("Wait a minute"), "a person's day of new documents says when more can be added: " + day);
   await party.unroute(uploads);
+  // Uploads in progress at once, and an upload that stopped arriving (web
+  // TestUploadsPerAccountAndIdleOnS3 checks the server's answers).
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({
+    status: 429, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:rate-limited", title: "Too many uploads at once", status: 429,
+      detail: "you already have 4 uploads in progress, the most one person may have at once; wait for one to finish" }),
+  }) : r.continue()));
+  await party.click("#doc-upload");
+  const inFlight = await party.locator("#doc-upload-error", { hasText: "uploads in progress" }).innerText();
+  check(inFlight.includes("you already have 4 uploads in progress (in this or another window or device)") && inFlight.includes("Wait for one to finish") &&
+    !inFlight.includes("too many attempts"), "too many uploads at once says so, and what to do: " + inFlight);
+  await party.unroute(uploads);
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({
+    status: 408, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:request-timeout", title: "The upload stopped arriving", status: 408, detail: "nothing arrived for 60 seconds" }),
+  }) : r.continue()));
+  await party.click("#doc-upload");
+  const idle = await party.locator("#doc-upload-error", { hasText: "stopped arriving" }).innerText();
+  check(idle.includes("so nothing was saved. Check your connection and try again") && !idle.includes("Reload"),
+    "an upload that stopped arriving says nothing was saved and to check the connection: " + idle);
+  await party.unroute(uploads);
   // An upload whose contents were stored but whose record storage did not
   // confirm (the server's 503 upload-unconfirmed, as web
   // TestUploadRecordWriteFailureSaysNoKey checks it is): it may still
