@@ -1,10 +1,13 @@
 package api
 
 // MaxBody bounds one message payload (after base64 decoding). MaxFrame
-// bounds one WebSocket frame, leaving room for the envelope around a body.
+// bounds one WebSocket frame a client sends, leaving room for the envelope
+// around a body: a MaxBody body is 64 KiB in base64, so the frame needs
+// more than that (it was 64 KiB, and a pub with a MaxBody body closed the
+// connection, which the client then sent again on every reconnect).
 const (
 	MaxBody  = 48 << 10
-	MaxFrame = 64 << 10
+	MaxFrame = 72 << 10
 	// MaxClientID bounds a client-chosen message id.
 	MaxClientID = 64
 	// MaxRoomName bounds a room name in a frame.

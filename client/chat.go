@@ -84,6 +84,13 @@ type ackResult struct {
 // seenLimit bounds the sender-id memory used to drop a resent duplicate.
 const seenLimit = 100000
 
+// maxServerFrame bounds one frame the client reads from the server. The
+// server sends a room's committed batch as one frame: up to 512 messages
+// of up to api.MaxBody each, base64-encoded, about 32 MiB at most (it was
+// 2 × api.MaxFrame, so a batch of three 40 KiB messages dropped the
+// connection, and reconnecting met the same frame again).
+const maxServerFrame = 40 << 20
+
 // Chat opens the case's rooms. rooms maps each room name to the position
 // to resume after, or nil to start live.
 func (c *Client) Chat(ctx context.Context, caseID string, rooms map[string]*api.Position) (*Chat, error) {
@@ -182,7 +189,7 @@ func (ch *Chat) connect(ctx context.Context) error {
 		}
 		return err
 	}
-	ws.SetReadLimit(api.MaxFrame * 2)
+	ws.SetReadLimit(maxServerFrame)
 	ch.mu.Lock()
 	ch.ws = ws
 	clear(ch.subTries)

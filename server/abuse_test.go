@@ -83,3 +83,34 @@ func TestMalformedFramesRefused(t *testing.T) {
 		t.Fatalf("%d messages stored after malformed frames and one good one, want 1", stored)
 	}
 }
+
+// TestLargestBodyIsTaken: a pub whose body is api.MaxBody (64 KiB once in
+// base64, plus its envelope) is acknowledged, not closed as too big (review:
+// MaxFrame was 64 KiB, so the largest body allowed could never be sent).
+func TestLargestBodyIsTaken(t *testing.T) {
+	n := nodetest.Embedded(t)
+	p := seedCase(t, n)
+	ws := dialRoom(t, n.URL, p.caseID, p.partyA.Token) // subscribed to joint
+	body := make([]byte, api.MaxBody)
+	for i := range body {
+		body[i] = byte(i)
+	}
+	if err := ws.WriteJSON(api.ClientFrame{Type: "pub", Room: "joint", ID: "largest", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("the socket ended before the largest body was acknowledged: %v", err)
+		}
+		var f api.ServerFrame
+		json.Unmarshal(data, &f)
+		if f.Type == "error" {
+			t.Fatalf("the largest body was refused: %s", data)
+		}
+		if f.Type == "ack" && f.ID == "largest" {
+			return
+		}
+	}
+}

@@ -1112,7 +1112,7 @@ export interface CheckInRequest {
 
 export const MaxBody = 49152;
 
-export const MaxFrame = 65536;
+export const MaxFrame = 73728;
 
 export const MaxClientID = 64;
 
