@@ -34,6 +34,13 @@ export async function endSession(): Promise<{ ended: true } | { ended: false; er
 /** How many times a page retries a failed sign-out by itself when the browser says it is back online. */
 export const SIGNOUT_AUTO_RETRIES = 3;
 
+/**
+ * Each time the browser says it is back online, the page tries at once
+ * and, while that fails, again after these delays (ms): a connection that
+ * has just come back often carries no request for a moment.
+ */
+export const SIGNOUT_ONLINE_DELAYS = [0, 3000, 10000];
+
 /** The words for a sign-out the server did not take, naming who can open what until it does. */
 export function notSignedOutWords(error: unknown, participant: boolean): string {
   const why = error instanceof APIError
@@ -47,7 +54,8 @@ export function notSignedOutWords(error: unknown, participant: boolean): string 
  * main showed (the case is not left on screen as if nothing happened):
  * that the person is not signed out yet, and a Sign out button that
  * tries again (retry). When the browser says it is back online, it tries
- * again by itself, at most SIGNOUT_AUTO_RETRIES times. done runs once the
+ * again by itself (SIGNOUT_ONLINE_DELAYS), for at most
+ * SIGNOUT_AUTO_RETRIES such events. done runs once the
  * session has ended. forgot: this browser's keys and copies are deleted
  * already (forget.ts), so there is no way back into the case from here;
  * otherwise the person may also go back to their mediation, or for staff
@@ -61,25 +69,48 @@ export function notSignedOut(main: HTMLElement, o: {
   const words = h("p", { id: "not-signed-out-words", class: "error", role: "alert" }, notSignedOutWords(o.error, o.participant));
   const again = h("button", { type: "button", class: "primary", id: "signout-retry" }, "Sign out") as HTMLButtonElement;
   const status = h("p", { id: "signout-retry-status", role: "status" });
-  let busy = false, auto = 0;
-  const attempt = async () => {
-    if (busy) return;
+  let busy = false, auto = 0, chain = false, timer = 0;
+  // attempt tries once and says whether the session has ended (false
+  // too when a try is already under way). again: another try by itself
+  // is coming.
+  const attempt = async (again_ = false): Promise<boolean> => {
+    if (busy) return false;
     busy = again.disabled = true;
     status.textContent = "Signing out…";
     const r = await o.retry();
     busy = again.disabled = false;
     if (r.ended) {
       removeEventListener("online", onOnline);
+      clearTimeout(timer);
       status.textContent = "You are signed out.";
       o.done();
-      return;
+      return true;
     }
-    status.textContent = "Still not signed out.";
+    status.textContent = again_ ? "Still not signed out. Parley will try again in a few seconds." : "Still not signed out.";
     words.textContent = notSignedOutWords(r.error, o.participant);
     // The button was disabled while it had focus (focus fell to the page): back to it.
-    again.focus();
+    if (again.isConnected) again.focus();
+    return false;
   };
-  const onOnline = () => { if (auto++ < SIGNOUT_AUTO_RETRIES) void attempt(); };
+  // step i of the tries after an online event; it stops once the page
+  // is gone (the person went elsewhere) or the session has ended.
+  const step = async (i: number) => {
+    timer = 0;
+    const more = i + 1 < SIGNOUT_ONLINE_DELAYS.length;
+    if (!again.isConnected || await attempt(more) || !more || !again.isConnected) {
+      chain = false;
+      return;
+    }
+    timer = window.setTimeout(() => void step(i + 1), SIGNOUT_ONLINE_DELAYS[i + 1]);
+  };
+  const onOnline = () => {
+    // The person went elsewhere ("Stay signed in and go back"): never sign them out behind their back.
+    if (!again.isConnected) { removeEventListener("online", onOnline); return; }
+    if (chain || auto >= SIGNOUT_AUTO_RETRIES) return;
+    auto++;
+    chain = true;
+    void step(0);
+  };
   addEventListener("online", onOnline);
   again.onclick = () => void attempt();
   main.replaceChildren(h("section", { id: "not-signed-out", "aria-labelledby": "not-signed-out-title" },

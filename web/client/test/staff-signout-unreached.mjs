@@ -90,6 +90,18 @@ await run(async () => {
   await rec.click("#signout-back");
   await rec.locator("main h1", { hasText: "Records" }).waitFor({ timeout: 60000 });
   check(await rec.locator("#signout").isVisible(), "going back, the records clerk is at the records screen with Sign out in its place");
+  // Having chosen to stay signed in, the connection dropping and coming
+  // back does not sign them out behind their back (the page's tries by
+  // itself ended with it).
+  let deletes = 0;
+  rec.on("request", (r) => { if (r.method() === "DELETE" && r.url().endsWith("/api/v1/session")) deletes++; });
+  await rec.context().setOffline(true);
+  await rec.waitForFunction(() => !navigator.onLine);
+  const onlineSeen = rec.evaluate(() => new Promise((res) => addEventListener("online", () => setTimeout(res, 0), { once: true })));
+  await rec.context().setOffline(false);
+  await onlineSeen;
+  check(deletes === 0 && await status(rec) === 200 && await rec.locator("#signout").isVisible(),
+    `back online, the records clerk who chose to stay is still signed in (sign-outs tried: ${deletes})`);
   await rec.unroute(SESSION);
   await rec.click("#signout");
   await rec.locator("#email").waitFor({ timeout: 60000 });
