@@ -307,7 +307,9 @@ func TestChatAdmitCoMediator(t *testing.T) {
 	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "no mediator waits") {
 		t.Fatalf("chat admit (list after): %d %s", code, out)
 	}
-	if code, out := co.run(t, "", "case", "invite", k.ID, "--role", "party", "--side", "A", "--name", "Pat Plant"); code != 0 {
+	// Named as everywhere else (the side's label), not "(party A)".
+	if code, out := co.run(t, "", "case", "invite", k.ID, "--role", "party", "--side", "A", "--name", "Pat Plant"); code != 0 ||
+		!strings.Contains(out, "Invitation for Pat Plant (A), valid until ") || !strings.Contains(out, "Send it to them privately") || strings.Contains(out, "party A") {
 		t.Fatalf("case invite by the admitted co-mediator: %d %s", code, out)
 	}
 	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", "CANARY-after-admission"); code != 0 {

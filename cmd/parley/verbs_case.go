@@ -348,14 +348,16 @@ func caseInvite(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(inv)
 	}
+	// Named as everywhere else: "Jordan Blake (Tenant's lawyer)".
+	who := api.PersonWords(*name, inv.Role, caseSideLabels(ctx, c, fs.Arg(0))[inv.Side])
+	until := inv.Expires.Local().Format("2 Jan 2006 15:04")
 	if inv.Link == "" {
 		// Mailed: the link is in the email alone.
-		fmt.Printf("Invite for %s (%s %s), valid until %s, sent by email to %s. The link is only in that email, so that only whoever reads it can join as %s; it works once.\n",
-			*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), *email, *name)
+		fmt.Printf("Invitation for %s emailed to %s, valid until %s. The link is only in that email, so that only whoever reads it can join as %s; it works once.\n", who, *email, until, *name)
+		fmt.Println("If it has not arrived within a few minutes, ask them to look in their spam folder; the case's mail list in the browser shows whether it was sent. To send it to another address, withdraw it (`parley case invite withdraw`) and invite them again.")
 		return nil
 	}
-	fmt.Printf("Invite for %s (%s %s), valid until %s — send it privately, it works once:\n%s\n",
-		*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), inv.Link)
+	fmt.Printf("Invitation for %s, valid until %s. Send it to them privately (not in a group message); it works once:\n%s\n", who, until, inv.Link)
 	if inv.MailWarning != "" {
 		fmt.Println(inv.MailWarning)
 	}
