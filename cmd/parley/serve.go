@@ -99,8 +99,12 @@ func serve(ctx context.Context, args []string) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
-	if *debugAddr != "" && !loopbackAddr(*debugAddr) {
-		return usagef("--debug-addr %s: the profiles and /debug/parley/ have no authentication, so they are served on a loopback address only (such as 127.0.0.1:6060; reach it through an SSH tunnel or kubectl port-forward)", *debugAddr)
+	if *debugAddr != "" {
+		addr, ok := loopbackAddr(*debugAddr)
+		if !ok {
+			return usagef("--debug-addr %s: the profiles and /debug/parley/ have no authentication, so they are served on a loopback address only (such as 127.0.0.1:6060; reach it through an SSH tunnel or kubectl port-forward)", *debugAddr)
+		}
+		*debugAddr = addr
 	}
 	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	node, err := server.Open(ctx, *cfg)
@@ -180,16 +184,18 @@ func servePprof(addr string) {
 }
 
 // loopbackAddr reports whether addr (host:port) listens on this machine
-// only: a loopback IP or localhost. ":6060" and 0.0.0.0 listen on every
-// interface and are not.
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
+// only, and the address to listen on: a loopback IP as given, or
+// localhost as 127.0.0.1 (the name is not looked up: a hosts file could
+// map it to an address other machines reach). ":6060" and 0.0.0.0 listen
+// on every interface and are not.
+func loopbackAddr(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false
+		return "", false
 	}
-	if host == "localhost" {
-		return true
+	if strings.EqualFold(host, "localhost") {
+		return net.JoinHostPort("127.0.0.1", port), true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return addr, ip != nil && ip.IsLoopback()
 }
