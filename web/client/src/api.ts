@@ -170,7 +170,7 @@ async function text(method: string, path: string, body?: unknown): Promise<Respo
 export const api = {
   me: () => call<Account>("GET", "/api/v1/me"),
   login: (email: string, password: string) => call<SessionResponse>("POST", "/api/v1/session", { email, password } satisfies W.LoginRequest),
-  logout: () => call<void>("DELETE", "/api/v1/session"),
+  logout: (signal?: AbortSignal) => call<void>("DELETE", "/api/v1/session", undefined, {}, signal),
   redeem: (token: string) => call<SessionResponse>("POST", "/api/v1/invites/redeem", { token } satisfies W.RedeemRequest),
   cases: () => call<Listed[]>("GET", "/api/v1/cases"),
   getCase: (id: string) => call<Case>("GET", casePath(id)),

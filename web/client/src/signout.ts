@@ -10,8 +10,8 @@
 // stays, says in plain words that the person is NOT signed out yet and
 // that anyone using this browser can open their mediation until they
 // are, and offers Sign out again (notSignedOut). The server expires the
-// session cookie on any same-origin sign-out it receives, even one it
-// could not finish (web/handlers_account.go logout).
+// session cookie only once the session has ended (web/handlers_account.go
+// logout), so a try that failed can be made again with it.
 import { api, APIError } from "./api";
 import { h } from "./dom";
 
@@ -23,13 +23,17 @@ import { h } from "./dom";
  */
 export async function endSession(): Promise<{ ended: true } | { ended: false; error: unknown }> {
   try {
-    await api.logout();
+    // Bounded, so a connection that hangs ends as a failed try the person can repeat.
+    await api.logout(AbortSignal.timeout(SIGNOUT_TIMEOUT_MS));
     return { ended: true };
   } catch (e) {
     if (e instanceof APIError && e.status === 401) return { ended: true };
     return { ended: false, error: e };
   }
 }
+
+/** How long one sign-out request may take before it counts as not reaching the server. */
+export const SIGNOUT_TIMEOUT_MS = 15000;
 
 /** How many times a page retries a failed sign-out by itself when the browser says it is back online. */
 export const SIGNOUT_AUTO_RETRIES = 3;
@@ -69,16 +73,24 @@ export function notSignedOut(main: HTMLElement, o: {
   const words = h("p", { id: "not-signed-out-words", class: "error", role: "alert" }, notSignedOutWords(o.error, o.participant));
   const again = h("button", { type: "button", class: "primary", id: "signout-retry" }, "Sign out") as HTMLButtonElement;
   const status = h("p", { id: "signout-retry-status", role: "status" });
-  let busy = false, auto = 0, chain = false, timer = 0;
+  // stayed: the person chose "Stay signed in and go back"; nothing signs
+  // them out after that, even while the page is still reloading.
+  let busy = false, auto = 0, chain = false, timer = 0, stayed = false;
+  const back = o.back && !o.forgot ? h("button", { type: "button", id: "signout-back" },
+    // Staff (a records clerk, an administrator) may have no mediation to go back to.
+    o.participant ? "Stay signed in and go back to my mediation" : "Stay signed in and go back") as HTMLButtonElement : undefined;
   // attempt tries once and says whether the session has ended (false
   // too when a try is already under way). again: another try by itself
   // is coming.
   const attempt = async (again_ = false): Promise<boolean> => {
-    if (busy) return false;
+    if (busy || stayed) return false;
+    // Stay waits too while a try is under way: the try could still land after it.
     busy = again.disabled = true;
+    if (back) back.disabled = true;
     status.textContent = "Signing out…";
     const r = await o.retry();
     busy = again.disabled = false;
+    if (back) back.disabled = false;
     if (r.ended) {
       removeEventListener("online", onOnline);
       clearTimeout(timer);
@@ -97,7 +109,7 @@ export function notSignedOut(main: HTMLElement, o: {
   const step = async (i: number) => {
     timer = 0;
     const more = i + 1 < SIGNOUT_ONLINE_DELAYS.length;
-    if (!again.isConnected || await attempt(more) || !more || !again.isConnected) {
+    if (stayed || !again.isConnected || await attempt(more) || !more || stayed || !again.isConnected) {
       chain = false;
       return;
     }
@@ -105,7 +117,7 @@ export function notSignedOut(main: HTMLElement, o: {
   };
   const onOnline = () => {
     // The person went elsewhere ("Stay signed in and go back"): never sign them out behind their back.
-    if (!again.isConnected) { removeEventListener("online", onOnline); return; }
+    if (stayed || !again.isConnected) { removeEventListener("online", onOnline); return; }
     if (chain || auto >= SIGNOUT_AUTO_RETRIES) return;
     auto++;
     chain = true;
@@ -113,14 +125,18 @@ export function notSignedOut(main: HTMLElement, o: {
   };
   addEventListener("online", onOnline);
   again.onclick = () => void attempt();
+  if (back) back.onclick = () => {
+    if (busy) return;
+    stayed = true;
+    clearTimeout(timer);
+    removeEventListener("online", onOnline);
+    o.back!();
+  };
   main.replaceChildren(h("section", { id: "not-signed-out", "aria-labelledby": "not-signed-out-title" },
     h("h1", { id: "not-signed-out-title" }, "You are not signed out yet"),
     words,
     o.forgot ? h("p", {}, "This browser’s keys and its copies of documents are already deleted: it can no longer read your messages. But until you are signed out, someone using this browser can still see your mediation’s names and rooms and open documents kept on the server.") : "",
-    h("div", { class: "row" }, again,
-      o.back && !o.forgot ? h("button", { type: "button", id: "signout-back", onclick: o.back },
-        // Staff (a records clerk, an administrator) may have no mediation to go back to.
-        o.participant ? "Stay signed in and go back to my mediation" : "Stay signed in and go back") : ""),
+    h("div", { class: "row" }, again, back ?? ""),
     status));
   again.focus();
 }

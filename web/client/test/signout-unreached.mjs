@@ -79,6 +79,42 @@ await run(async () => {
   await party.locator("#come-back-title", { hasText: "You are signed out" }).waitFor({ timeout: 60000 });
   check(await status(party) === 401, "pressed again with the connection back, the party is signed out");
 
+  // Back in. A sign-out that fails; back online, the page's first try by
+  // itself fails too and it says it will try again; the party chooses to
+  // stay signed in while the page reloads slowly (the connection has just
+  // come back): nothing signs them out after that, not the tries the page
+  // had planned (the reload is held past the first of them).
+  await party.goto(await ask("link"));
+  await passGate(party);
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await dropSignOut(party);
+  await party.click("#signout");
+  await party.locator("#signout-confirm[open] button", { hasText: /^Sign out$/ }).click();
+  await party.locator("#not-signed-out-title").waitFor({ timeout: 60000 });
+  await party.context().setOffline(true);
+  await party.waitForFunction(() => !navigator.onLine);
+  await party.context().setOffline(false);
+  await party.locator("#signout-retry-status", { hasText: "Parley will try again in a few seconds" }).waitFor({ timeout: 60000 });
+  let deletes = 0;
+  const countDeletes = (r) => { if (r.method() === "DELETE" && r.url().endsWith("/api/v1/session")) deletes++; };
+  let release;
+  const released = new Promise((res) => { release = res; });
+  const holdReload = async (r) => { if (r.request().isNavigationRequest()) await released; await r.continue(); };
+  await party.route("**/app*", holdReload);
+  party.on("request", countDeletes);
+  // Pressed from the page (a click through Playwright would wait for the held reload).
+  await party.evaluate(() => document.getElementById("signout-back").click());
+  // The page's next try by itself was due 3 s after its first failed: a
+  // sign-out sent within 6 s of pressing Stay is that try.
+  await party.waitForRequest((r) => r.method() === "DELETE" && r.url().endsWith("/api/v1/session"), { timeout: 6000 }).catch(() => {});
+  check(deletes === 0, `having chosen to stay, the party is not signed out by the tries the page had planned (sign-outs tried after: ${deletes})`);
+  release();
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  party.off("request", countDeletes);
+  await party.unroute("**/app*", holdReload);
+  await party.unroute(SESSION);
+  check(await status(party) === 200, "and back in the mediation, still signed in");
+
   // Forgetting this browser as the connection drops: the keys go (that
   // needs no server), and the party is told they are not signed out.
   await party.goto(await ask("link"));
