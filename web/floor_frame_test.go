@@ -9,18 +9,22 @@ import (
 	"github.com/parley-mediation/parley/api"
 )
 
-// TestFloorFrameAfterFailedPriming: when a connection's first (priming)
-// read of its floor view fails, the connection still counts as started,
-// so the next view it reads — a real change that someone announced — is
-// sent rather than taken for the priming read and swallowed. Views equal
-// to the last one sent stay silent, and a priming read that succeeds
-// still sends nothing.
+// TestFloorFrameAfterFailedPriming: when a connection's starting read of
+// its floor view fails, no view is known: an announcement then makes no
+// read and no frame (a frame whatever the view would tell side B's page
+// when side A raised a hand — review 352), and the next fallback check
+// reads the view and sends it (it may have changed since the page
+// loaded). From then on only a changed view is sent, on an announcement;
+// a fallback check with a view known reads nothing. A starting read that
+// succeeds sends nothing.
 func TestFloorFrameAfterFailedPriming(t *testing.T) {
 	ctx := context.Background()
 	hand := api.FloorView{Case: "c_f", Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{},
 		Hands: []api.Hand{{Account: "u_a"}}}
 	none := api.FloorView{Case: "c_f", Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{}}
 	type read struct {
+		call floorCall
+		read bool // the view is read (v, err)
 		v    api.FloorView
 		err  error
 		sent bool // a frame is wanted
@@ -30,30 +34,43 @@ func TestFloorFrameAfterFailedPriming(t *testing.T) {
 		reads []read
 	}{
 		{"priming read fails", []read{
-			{err: errors.New("store unreachable")},
-			{v: hand, sent: true}, // the hand raised since: sent
-			{v: hand},             // unchanged: silent
-			{v: none, sent: true},
+			{call: floorStart, read: true, err: errors.New("store unreachable")},
+			{call: floorChange}, // A raised a hand: nothing read, nothing sent to anyone whose view is unknown
+			{call: floorChange}, // and again
+			{call: floorRetry, read: true, err: errors.New("store unreachable")},
+			{call: floorRetry, read: true, v: hand, sent: true}, // the fallback check: sent, it may have changed since the page loaded
+			{call: floorChange, read: true, v: hand},            // unchanged: silent
+			{call: floorRetry},                                  // known: nothing read
+			{call: floorChange, read: true, v: none, sent: true},
 		}},
 		{"priming read succeeds", []read{
-			{v: none},
-			{v: none},
-			{v: hand, sent: true},
-			{err: errors.New("store unreachable")},
-			{v: hand},
+			{call: floorStart, read: true, v: none},
+			{call: floorChange, read: true, v: none},
+			{call: floorRetry},
+			{call: floorChange, read: true, v: hand, sent: true},
+			{call: floorChange, read: true, err: errors.New("store unreachable")},
+			{call: floorChange, read: true, v: hand},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			i := 0
+			i, reads := 0, 0
 			frame := floorFrames(func(context.Context) (api.FloorView, error) {
 				r := tc.reads[i]
+				if !r.read {
+					t.Fatalf("call %d: the view was read", i)
+				}
+				reads++
 				return r.v, r.err
 			})
 			for ; i < len(tc.reads); i++ {
 				r := tc.reads[i]
-				f := frame(ctx)
+				before := reads
+				f := frame(ctx, r.call)
+				if r.read && reads != before+1 {
+					t.Fatalf("call %d: the view was not read", i)
+				}
 				if (f != nil) != r.sent {
-					t.Fatalf("read %d: frame %q, want one: %v", i, f, r.sent)
+					t.Fatalf("call %d: frame %q, want one: %v", i, f, r.sent)
 				}
 				if f == nil {
 					continue
@@ -61,7 +78,7 @@ func TestFloorFrameAfterFailedPriming(t *testing.T) {
 				var got api.ServerFrame
 				if err := json.Unmarshal(f, &got); err != nil || got.Type != api.FrameFloor || got.Floor == nil ||
 					len(got.Floor.Hands) != len(r.v.Hands) {
-					t.Fatalf("read %d: frame %s (%v), want the floor view read", i, f, err)
+					t.Fatalf("call %d: frame %s (%v), want the floor view read", i, f, err)
 				}
 			}
 		})

@@ -145,8 +145,8 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 
 // floorFrame is the "floor" frame for one connection: what actor sees of
 // the case's room controls now, or nil when that cannot be read (the
-// next change or a reload brings it) or when it is the view this
-// connection was last sent. Every change of the case's controls reaches
+// next change, or the next fallback check if no view is known yet,
+// brings it) or when it is the view this connection was last sent. Every change of the case's controls reaches
 // every connection; only a person whose own filtered view changed gets a
 // frame, so side B's socket stays silent when side A raises a hand or
 // A's caucus timer moves. The first call (when the connection opens)
@@ -154,7 +154,7 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 // call at a time), never its writer: the reads must not hold up frames.
 // actor is the connection's, never changed while it lasts: the frames
 // keep the pointer, not a copy of the account.
-func (a *API) floorFrame(actor *account.Account, caseID string) func(ctx context.Context) []byte {
+func (a *API) floorFrame(actor *account.Account, caseID string) func(ctx context.Context, call floorCall) []byte {
 	if a.floor == nil {
 		return nil
 	}
@@ -163,16 +163,32 @@ func (a *API) floorFrame(actor *account.Account, caseID string) func(ctx context
 	})
 }
 
+// floorCall says why a connection's floor view is read (socketOptions.Floor).
+type floorCall uint8
+
+const (
+	floorStart  floorCall = iota // the connection opens: record the view, send nothing
+	floorChange                  // a floor or membership change was announced
+	floorRetry                   // a fallback check: read only if the start is not known
+)
+
 // floorFrames is floorFrame over pushed, which reads the person's view.
-// The first call sends nothing, whether or not its read succeeds: when it
-// fails, no view is recorded, so the next one read is sent (it may be a
-// change the connection must not miss).
-func floorFrames(pushed func(context.Context) (api.FloorView, error)) func(ctx context.Context) []byte {
+// The start's read sends nothing. When it fails, no view is known, and
+// announcements make no read and no frame until one is: a frame sent on
+// an announcement whatever the view (nothing to compare it with) would
+// tell side B's page when side A raised a hand or A's caucus timer
+// moved. The next fallback check (about a minute, on the connection's
+// own timer, not on anyone's action) reads the view and sends it, since
+// it may have changed since the page loaded; from then on only a view
+// that changed is sent.
+func floorFrames(pushed func(context.Context) (api.FloorView, error)) func(ctx context.Context, call floorCall) []byte {
 	var last [32]byte
-	started, known := false, false
-	return func(ctx context.Context) []byte {
-		first := !started
-		started = true
+	known := false
+	return func(ctx context.Context, call floorCall) []byte {
+		switch {
+		case call == floorChange && !known, call == floorRetry && known:
+			return nil
+		}
 		v, err := pushed(ctx)
 		if err != nil {
 			return nil
@@ -182,7 +198,7 @@ func floorFrames(pushed func(context.Context) (api.FloorView, error)) func(ctx c
 			return nil
 		}
 		last, known = h, true
-		if first {
+		if call == floorStart {
 			return nil
 		}
 		return encodeFrame(api.ServerFrame{Type: api.FrameFloor, Floor: &v})

@@ -118,12 +118,14 @@ type socketOptions struct {
 	CaseGone func(ctx context.Context) (bool, error)
 	// Floor returns this person's "floor" frame (room controls), sent
 	// when the Watch topic announces a floor change or a membership
-	// change; nil when there is none to send (among them: the person's
-	// view did not change). It is called once when the connection opens,
-	// to record the view the person starts from (nothing is sent then).
-	// Like every check, it is called from the connection's checker, one
-	// call at a time.
-	Floor func(ctx context.Context) []byte
+	// change (floorChange); nil when there is none to send (among them:
+	// the person's view did not change). It is called once when the
+	// connection opens (floorStart), to record the view the person
+	// starts from (nothing is sent then), and at each fallback check
+	// (floorRetry), which reads only while that start is not known (its
+	// read failed). Like every check, it is called from the connection's
+	// checker, one call at a time.
+	Floor func(ctx context.Context, call floorCall) []byte
 	// Fence, if set, registers the connection with its node's check of
 	// the case for a disposal fence it was not told of (fencewatch.go):
 	// kick is called when the case is found newly fenced or gone, or its
@@ -666,7 +668,7 @@ func (c *socket) checker() {
 		// ran: the checks of this round that decided (for holds).
 		var ran uint8
 		if want&wantFloorStart != 0 {
-			c.bounded(ctx, func(ctx context.Context) { c.opts.Floor(ctx) }) // records the starting view; nothing to send
+			c.bounded(ctx, func(ctx context.Context) { c.opts.Floor(ctx, floorStart) }) // records the starting view; nothing to send
 		}
 		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
 			var decided bool
@@ -687,9 +689,13 @@ func (c *socket) checker() {
 				c.opts.rechecked()
 			}
 		}
-		if want&wantFloor != 0 {
+		if want&(wantFloor|wantFallback) != 0 && c.opts.Floor != nil {
+			call := floorChange
+			if want&wantFloor == 0 {
+				call = floorRetry
+			}
 			var f []byte
-			c.bounded(ctx, func(ctx context.Context) { f = c.opts.Floor(ctx) })
+			c.bounded(ctx, func(ctx context.Context) { f = c.opts.Floor(ctx, call) })
 			if f != nil && !c.isClosed() {
 				c.Send(f)
 			}

@@ -45,7 +45,7 @@ func TestIdleConnectionHoldsOneGoroutine(t *testing.T) {
 		}
 		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_idle", Auth: idleRoomAuth{}, Watch: "case:c_idle",
 			SessionTopics: []string{"session:s_idle"}, Session: func(context.Context) sessionState { return sessionValid },
-			Floor: func(context.Context) []byte { return nil }})
+			Floor: func(context.Context, floorCall) []byte { return nil }})
 	}))
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")

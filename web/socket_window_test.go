@@ -59,7 +59,7 @@ func TestPostAfterRecusalHeardWhileCheckerBusy(t *testing.T) {
 	floorIn := make(chan struct{}, 4)
 	floorRelease := make(chan struct{})
 	ws := optionsSocket(t, svc, socketOptions{User: med.ID, Auth: rooms.Authorizer(med, c.ID), Watch: caucus.CaseTopic(c.ID),
-		Floor: func(ctx context.Context) []byte {
+		Floor: func(ctx context.Context, _ floorCall) []byte {
 			if floorArmed.Load() {
 				floorIn <- struct{}{}
 				select {

@@ -73,7 +73,7 @@ func TestFramesNeverWaitBehindChecks(t *testing.T) {
 			name: "floor",
 			opts: func(g *storeGate) socketOptions {
 				return socketOptions{User: "u_b", Auth: idleRoomAuth{}, Watch: topic,
-					Floor: func(ctx context.Context) []byte { g.read(ctx); return nil }}
+					Floor: func(ctx context.Context, _ floorCall) []byte { g.read(ctx); return nil }}
 			},
 			announce: func(svc *messaging.Service) {
 				svc.Announce(context.Background(), topic, []byte(`{"floor":1}`))
