@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -165,8 +166,17 @@ func TestStaffCaseListReadsInParallel(t *testing.T) {
 	})
 }
 
+// forgetListed empties the node's cache of the records case lists read
+// (caseListCache), so that the next list reads every record.
+func (s *Service) forgetListed() {
+	s.listCache.mu.Lock()
+	defer s.listCache.mu.Unlock()
+	s.listCache.entries, s.listCache.bytes = nil, 0
+}
+
 // staffCaseListReadsInParallel is TestStaffCaseListReadsInParallel on
-// store (nil: the directory store).
+// store (nil: the directory store). Between lists it empties the node's
+// cache of records read (forgetListed), so that each list reads them.
 func staffCaseListReadsInParallel(t *testing.T, store objstore.Store) {
 	g := &crowdGate{}
 	e := newEnvWith(t, func(s objstore.Store) objstore.Store {
@@ -214,6 +224,7 @@ func staffCaseListReadsInParallel(t *testing.T, store objstore.Store) {
 		}
 	}
 
+	e.svc.forgetListed()
 	g.arm(listParallel)
 	all, err := e.svc.List(ctx, clerk)
 	if err != nil {
@@ -243,6 +254,7 @@ func staffCaseListReadsInParallel(t *testing.T, store objstore.Store) {
 	}
 
 	// Mia's first case is disposed of between the listing and its read.
+	e.svc.forgetListed()
 	g.mu.Lock()
 	g.gone = caseKey(first.ID)
 	g.mu.Unlock()
@@ -271,7 +283,110 @@ func staffCaseListReadsInParallel(t *testing.T, store objstore.Store) {
 		return nil
 	}
 	g.mu.Unlock()
+	e.svc.forgetListed()
 	if list, err := e.svc.List(ctx, mia); !errors.Is(err, broken) || list != nil {
 		t.Fatalf("a case record unreadable: %d cases, %v; want the error and no list", len(list), err)
+	}
+}
+
+// A case list reads again only the case records whose stored version
+// changed since this node last read them: the next list of unchanged
+// cases reads none (before, every one each time), for any staff account
+// (what each is shown is still policy's answer, per account, on each
+// record). A change on any record (a stage moved, a mediator's recusal)
+// is read and decided on at the next list — the recused mediator no
+// longer sees the case — and a record gone is left out and forgotten.
+// On the directory store and MinIO.
+func TestCaseListReadsOnlyChangedRecords(t *testing.T) {
+	t.Run("dir", func(t *testing.T) { caseListReadsOnlyChangedRecords(t, nil) })
+	t.Run("s3", func(t *testing.T) {
+		s3, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caseListReadsOnlyChangedRecords(t, s3)
+	})
+}
+
+// caseListReadsOnlyChangedRecords is TestCaseListReadsOnlyChangedRecords
+// on store (nil: the directory store).
+func caseListReadsOnlyChangedRecords(t *testing.T, store objstore.Store) {
+	rc := &readCounter{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store {
+		if store != nil {
+			s = store
+		}
+		rc.Store = s
+		return rc
+	})
+	ctx := t.Context()
+	mia := staff(policy.RoleMediator, "Mia")
+	ned := staff(policy.RoleMediator, "Ned")
+	clerk := staff(policy.RoleRecords, "Rae")
+	const miaCases, nedCases = 10, 2
+	var mine []string
+	for i := range miaCases {
+		mine = append(mine, e.newCase(t, mia, fmt.Sprintf("Flat %d", i+1)).ID)
+	}
+	for i := range nedCases {
+		e.newCase(t, ned, fmt.Sprintf("House %d", i+1))
+	}
+	// list lists as who, and checks the count shown and the case records
+	// read.
+	list := func(who account.Account, wantShown, wantReads int) []Listed {
+		t.Helper()
+		rc.caseGets.Store(0)
+		l, err := e.svc.List(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l) != wantShown {
+			t.Errorf("%s's list shows %d cases, want %d", who.Name, len(l), wantShown)
+		}
+		if n := rc.caseGets.Load(); n != int64(wantReads) {
+			t.Errorf("%s's list read %d case records, want %d", who.Name, n, wantReads)
+		}
+		return l
+	}
+	list(mia, miaCases, miaCases+nedCases) // the node's first list reads all
+	list(mia, miaCases, 0)
+	for _, l := range list(ned, nedCases, 0) {
+		if l.Relation != "mediator" || strings.HasPrefix(l.Title, "Flat") {
+			t.Errorf("Ned's list shows %q (%s)", l.Title, l.Relation)
+		}
+	}
+	list(clerk, miaCases+nedCases, 0)
+
+	// A stage moved on one case: that record alone is read again.
+	if _, err := e.svc.SetStage(ctx, mia, mine[0], StageOpening, ""); err != nil {
+		t.Fatal(err)
+	}
+	l := list(mia, miaCases, 1)
+	if i := slices.IndexFunc(l, func(l Listed) bool { return l.ID == mine[0] }); i < 0 || l[i].Stage != StageOpening {
+		t.Errorf("after the stage moved, Mia's list (%d cases) lacks the case at its new stage", len(l))
+	}
+
+	// Mia recuses herself from another: read again, and no longer shown
+	// to her (the record kept from before showed her as its mediator).
+	if _, err := e.svc.Recuse(ctx, mia, mine[1], "", "a conflict"); err != nil {
+		t.Fatal(err)
+	}
+	l = list(mia, miaCases-1, 1)
+	if slices.ContainsFunc(l, func(l Listed) bool { return l.ID == mine[1] }) {
+		t.Errorf("Mia's list still shows the case she recused herself from")
+	}
+	list(mia, miaCases-1, 0)
+
+	// A case record gone (disposed of): left out, and forgotten.
+	if err := e.meta.Delete(ctx, caseKey(mine[2])); err != nil {
+		t.Fatal(err)
+	}
+	list(mia, miaCases-2, 0)
+	e.svc.listCache.mu.Lock()
+	_, kept := e.svc.listCache.entries[caseKey(mine[2])]
+	n := len(e.svc.listCache.entries)
+	e.svc.listCache.mu.Unlock()
+	if kept || n != miaCases+nedCases-1 {
+		t.Errorf("the cache keeps %d records (the one gone among them: %v), want %d", n, kept, miaCases+nedCases-1)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -86,6 +87,10 @@ type Service struct {
 	// number of markers.
 	sweepMu    sync.Mutex
 	sweepAfter string
+
+	// listCache keeps the case records List read, by stored version
+	// (listcache.go).
+	listCache caseListCache
 
 	// maxPendingRead, when set (tests), replaces MaxPendingRead.
 	maxPendingRead int
@@ -460,27 +465,35 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 	}
 	// Every case record is listed, then read listParallel at a time (on
 	// S3 each read is a round trip: one after another, 1,000 cases took
-	// 2.9 s). Each row is decided by policy on that case's record as read,
-	// as it was one by one; only the rows are kept, not the records. A
-	// record gone between the listing and its read (disposed of) is left
-	// out; any other error fails the list.
-	var keys []string
-	if err := s.meta.List(ctx, "cases/", func(key string) error {
-		if strings.HasSuffix(key, "/case") {
-			keys = append(keys, key)
+	// 2.9 s), except those this node read before whose stored version
+	// (ETag) is still the one listed: those it kept decoded
+	// (caseListCache). Each row is decided by policy on that case's
+	// record as stored now, as it was one by one; only the rows are kept
+	// for the answer. A record gone between the listing and its read
+	// (disposed of) is left out; any other error fails the list.
+	var listed []objstore.Info
+	if err := s.meta.Objects().List(ctx, "cases/", func(info objstore.Info) error {
+		if strings.HasSuffix(info.Key, "/case") {
+			listed = append(listed, info)
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	rows := make([]*Listed, len(keys))
+	rows := make([]*Listed, len(listed))
 	var fail firstError
-	workers.Run(len(keys), listParallel, func(i int) {
+	workers.Run(len(listed), listParallel, func(i int) {
 		if fail.failed() {
 			return
 		}
+		info := listed[i]
+		if c := s.listCache.get(info.Key, info.ETag); c != nil {
+			rows[i] = row(c)
+			return
+		}
 		var c Case
-		if _, err := s.meta.Get(ctx, keys[i], &c); err != nil {
+		etag, err := s.meta.Get(ctx, info.Key, &c)
+		if err != nil {
 			if !errors.Is(err, metastore.ErrNotFound) {
 				fail.set(err)
 			}
@@ -494,12 +507,19 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 				return
 			}
 			cp = now
+		} else {
+			s.listCache.put(info.Key, etag, info.Size, cp)
 		}
 		rows[i] = row(cp)
 	})
 	if err := fail.get(); err != nil {
 		return nil, err
 	}
+	keys := make(map[string]bool, len(listed))
+	for _, info := range listed {
+		keys[info.Key] = true
+	}
+	s.listCache.keepOnly(keys)
 	for _, r := range rows {
 		if r != nil {
 			out = append(out, *r)
