@@ -12,9 +12,10 @@ const listCacheBytes = 16 << 20
 // ETag changed. It decides nothing: every list still lists every case
 // record in the store with its current ETag, and a record is taken from
 // here only when its ETag is the one the store lists now — the same
-// stored version, byte for byte (the ETag is the content's hash on both
-// stores, and what the store's conditional writes compare) — and policy
-// then decides on it exactly as on a record just read. A record the
+// stored version (the ETag is the content's hash on the directory store
+// and MinIO, and on any store what its conditional writes compare: every
+// change of a case already relies on a changed record having a new one)
+// — and policy then decides on it exactly as on a record just read. A record the
 // listing no longer has (disposed of) is dropped; a record with
 // mediators waiting for their notice period to pass (PendingMediators)
 // is never kept, so List reads it and activates them when due.
