@@ -643,20 +643,33 @@ func findBatch(window []*Batch, cur Position) *Batch {
 	return nil
 }
 
-// frames encodes the part of b after `after`: one frame for its messages
-// (a committed batch travels as one WebSocket frame, to every subscriber
-// alike) and one for its seal.
+// frames encodes the part of b after `after`: frames for its messages and
+// one for its seal. A committed batch (at most maxBatchMessages messages
+// and maxBatchBytes of bodies) travels as one WebSocket frame, to every
+// subscriber alike, its messages' JSON spliced in as encoded at commit.
+// A larger one (a compacted segment read to fill a gap or a catch-up, or
+// a batch committed before batches were cut by bytes) is cut into frames
+// of consecutive messages within those bounds, so no frame is more than
+// about 1.5 MiB (a client reads each frame's messages in order, whatever
+// frames they came in).
 func (h *hub) frames(b *Batch, after Position) [][]byte {
 	var out [][]byte
 	i := 0
 	for i < len(b.Msgs) && !after.Before(b.Msgs[i].Pos()) {
 		i++
 	}
-	switch {
-	case i == 0 && len(b.Msgs) > 0:
+	if i == 0 && len(b.Msgs) > 0 && len(b.Msgs) <= maxBatchMessages && bodyBytes(b.Msgs) <= maxBatchBytes {
 		out = append(out, msgsFrame(h.quoted, h.room.Name, b))
-	case i < len(b.Msgs):
-		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameMsgs, Room: h.room.Name, Msgs: b.Msgs[i:]}))
+	} else {
+		for i < len(b.Msgs) {
+			j, size := i+1, len(b.Msgs[i].Body)
+			for j < len(b.Msgs) && j-i < maxBatchMessages && size+len(b.Msgs[j].Body) <= maxBatchBytes {
+				size += len(b.Msgs[j].Body)
+				j++
+			}
+			out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameMsgs, Room: h.room.Name, Msgs: b.Msgs[i:j]}))
+			i = j
+		}
 	}
 	if b.Seal != nil && after.Before(Position{Epoch: b.Epoch, Offset: b.First}) {
 		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameSeal, Room: h.room.Name, Epoch: b.Epoch, Seal: b.Seal}))
