@@ -38,6 +38,20 @@ type Sink interface {
 	Overflow()
 }
 
+// CatchUpSink is a Sink that bounds the catch-ups waiting in it, which
+// subscribes of several rooms on one connection share: a resuming
+// subscribe's subscribed frame and catch-up go to SendCatchUp, which
+// queues them all, in order, or none (false) when they do not fit the
+// share of its queue it leaves to catch-ups. The subscriber then gets a
+// reload naming the range to page over HTTP, as for a gap too long to
+// send, rather than be dropped (each catch-up is bounded, maxCatchUpBytes,
+// but a connection resuming several busy rooms at once queued several).
+// SendCatchUp must not block.
+type CatchUpSink interface {
+	Sink
+	SendCatchUp(frames [][]byte) bool
+}
+
 // Room names a room twice: ID is the internal id (part of object keys),
 // Name what clients call it ("joint", "caucus:A").
 type Room struct {
@@ -221,6 +235,7 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	sub := &Subscription{h: h, sink: sink, user: req.user, conn: req.conn, last: h.pos}
 	head := h.pos
 	frames := [][]byte{}
+	var caught [][]byte // the subscribed frame and a catch-up: all or none
 	from := req.from
 	if from != nil && from.Epoch == 0 {
 		// Epoch 0 is before everything: the room's first epoch is 1, and
@@ -230,13 +245,11 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 		from = &Position{Epoch: 1}
 	}
 	if from != nil && from.Before(h.pos) {
-		caught, ok := h.catchUp(ctx, *from)
+		more, ok := h.catchUp(ctx, *from)
 		if ok {
-			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
-			frames = append(frames, caught...)
+			caught = append([][]byte{encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head})}, more...)
 		} else {
-			f := *from
-			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameReload, Room: room.Name, From: &f, Head: &head}))
+			frames = append(frames, reloadFrame(room.Name, *from, head))
 		}
 	} else {
 		if from != nil && h.pos.Before(*from) {
@@ -251,6 +264,13 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if caught != nil {
+		if cs, ok := sink.(CatchUpSink); !ok {
+			frames = append(caught, frames...)
+		} else if !cs.SendCatchUp(caught) {
+			frames = append([][]byte{reloadFrame(room.Name, *from, head)}, frames...)
+		}
+	}
 	for _, f := range frames {
 		if !sink.Send(f) {
 			go sink.Overflow()
@@ -262,6 +282,12 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	delete(h.ended, sub.conn)
 	h.idleSince = time.Time{}
 	return sub, nil
+}
+
+// reloadFrame tells a subscriber to page room's messages after from, up
+// to head, over HTTP: its live messages follow.
+func reloadFrame(room string, from, head Position) []byte {
+	return encodeFrame(api.ServerFrame{Type: api.FrameReload, Room: room, From: &from, Head: &head})
 }
 
 // Unsubscribe ends the subscription (idempotent) and its connection
