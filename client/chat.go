@@ -85,10 +85,12 @@ type ackResult struct {
 const seenLimit = 100000
 
 // maxServerFrame bounds one frame the client reads from the server. The
-// server sends a room's committed batch as one frame: up to 512 messages
-// of up to api.MaxBody each, base64-encoded, about 32 MiB at most (it was
-// 2 × api.MaxFrame, so a batch of three 40 KiB messages dropped the
-// connection, and reconnecting met the same frame again).
+// server sends a room's committed batch as one frame, now at most 512
+// messages and 1 MiB of bodies (about 1.5 MiB); a server from before that
+// cut sent up to 512 messages of up to api.MaxBody each, base64-encoded,
+// about 32 MiB at most, which this still reads (it was 2 × api.MaxFrame,
+// so a batch of three 40 KiB messages dropped the connection, and
+// reconnecting met the same frame again).
 const maxServerFrame = 40 << 20
 
 // Chat opens the case's rooms. rooms maps each room name to the position

@@ -38,6 +38,20 @@ type Sink interface {
 	Overflow()
 }
 
+// CatchUpSink is a Sink that bounds the catch-ups waiting in it, which
+// subscribes of several rooms on one connection share: a resuming
+// subscribe's subscribed frame and catch-up go to SendCatchUp, which
+// queues them all, in order, or none (false) when they do not fit the
+// share of its queue it leaves to catch-ups. The subscriber then gets a
+// reload naming the range to page over HTTP, as for a gap too long to
+// send, rather than be dropped (each catch-up is bounded, maxCatchUpBytes,
+// but a connection resuming several busy rooms at once queued several).
+// SendCatchUp must not block.
+type CatchUpSink interface {
+	Sink
+	SendCatchUp(frames [][]byte) bool
+}
+
 // Room names a room twice: ID is the internal id (part of object keys),
 // Name what clients call it ("joint", "caucus:A").
 type Room struct {
@@ -221,6 +235,7 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	sub := &Subscription{h: h, sink: sink, user: req.user, conn: req.conn, last: h.pos}
 	head := h.pos
 	frames := [][]byte{}
+	var caught [][]byte // the subscribed frame and a catch-up: all or none
 	from := req.from
 	if from != nil && from.Epoch == 0 {
 		// Epoch 0 is before everything: the room's first epoch is 1, and
@@ -230,13 +245,11 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 		from = &Position{Epoch: 1}
 	}
 	if from != nil && from.Before(h.pos) {
-		caught, ok := h.catchUp(ctx, *from)
+		more, ok := h.catchUp(ctx, *from)
 		if ok {
-			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
-			frames = append(frames, caught...)
+			caught = append([][]byte{encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head})}, more...)
 		} else {
-			f := *from
-			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameReload, Room: room.Name, From: &f, Head: &head}))
+			frames = append(frames, reloadFrame(room.Name, *from, head))
 		}
 	} else {
 		if from != nil && h.pos.Before(*from) {
@@ -251,6 +264,13 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if caught != nil {
+		if cs, ok := sink.(CatchUpSink); !ok {
+			frames = append(caught, frames...)
+		} else if !cs.SendCatchUp(caught) {
+			frames = append([][]byte{reloadFrame(room.Name, *from, head)}, frames...)
+		}
+	}
 	for _, f := range frames {
 		if !sink.Send(f) {
 			go sink.Overflow()
@@ -262,6 +282,12 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	delete(h.ended, sub.conn)
 	h.idleSince = time.Time{}
 	return sub, nil
+}
+
+// reloadFrame tells a subscriber to page room's messages after from, up
+// to head, over HTTP: its live messages follow.
+func reloadFrame(room string, from, head Position) []byte {
+	return encodeFrame(api.ServerFrame{Type: api.FrameReload, Room: room, From: &from, Head: &head})
 }
 
 // Unsubscribe ends the subscription (idempotent) and its connection
@@ -643,20 +669,33 @@ func findBatch(window []*Batch, cur Position) *Batch {
 	return nil
 }
 
-// frames encodes the part of b after `after`: one frame for its messages
-// (a committed batch travels as one WebSocket frame, to every subscriber
-// alike) and one for its seal.
+// frames encodes the part of b after `after`: frames for its messages and
+// one for its seal. A committed batch (at most maxBatchMessages messages
+// and maxBatchBytes of bodies) travels as one WebSocket frame, to every
+// subscriber alike, its messages' JSON spliced in as encoded at commit.
+// A larger one (a compacted segment read to fill a gap or a catch-up, or
+// a batch committed before batches were cut by bytes) is cut into frames
+// of consecutive messages within those bounds, so no frame is more than
+// about 1.5 MiB (a client reads each frame's messages in order, whatever
+// frames they came in).
 func (h *hub) frames(b *Batch, after Position) [][]byte {
 	var out [][]byte
 	i := 0
 	for i < len(b.Msgs) && !after.Before(b.Msgs[i].Pos()) {
 		i++
 	}
-	switch {
-	case i == 0 && len(b.Msgs) > 0:
+	if i == 0 && len(b.Msgs) > 0 && len(b.Msgs) <= maxBatchMessages && bodyBytes(b.Msgs) <= maxBatchBytes {
 		out = append(out, msgsFrame(h.quoted, h.room.Name, b))
-	case i < len(b.Msgs):
-		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameMsgs, Room: h.room.Name, Msgs: b.Msgs[i:]}))
+	} else {
+		for i < len(b.Msgs) {
+			j, size := i+1, len(b.Msgs[i].Body)
+			for j < len(b.Msgs) && j-i < maxBatchMessages && size+len(b.Msgs[j].Body) <= maxBatchBytes {
+				size += len(b.Msgs[j].Body)
+				j++
+			}
+			out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameMsgs, Room: h.room.Name, Msgs: b.Msgs[i:j]}))
+			i = j
+		}
 	}
 	if b.Seal != nil && after.Before(Position{Epoch: b.Epoch, Offset: b.First}) {
 		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameSeal, Room: h.room.Name, Epoch: b.Epoch, Seal: b.Seal}))

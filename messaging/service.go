@@ -14,8 +14,18 @@ import (
 	"time"
 )
 
-// maxBatchMessages bounds one room's share of a group commit.
-const maxBatchMessages = 512
+// maxBatchMessages and maxBatchBytes (of bodies) bound one room's share of
+// a group commit. A committed batch is broadcast as one record and sent
+// to each subscriber as one frame (hub.frames): cut at 512 messages only,
+// a batch of the largest bodies (api.MaxBody, 64 KiB in base64) made a
+// frame of some 32 MiB, past what a socket's send queue may hold (16 MiB),
+// so busy subscribers were closed for legitimate traffic. 1 MiB of bodies
+// is a frame of at most about 1.5 MiB; the first message of a batch is
+// taken whatever its size (one body is at most api.MaxBody).
+const (
+	maxBatchMessages = 512
+	maxBatchBytes    = 1 << 20
+)
 
 // Service is one node's messaging: the node's journal and the rooms it
 // owns (node.go, commit.go, compact.go), a committer per room this node
@@ -414,7 +424,7 @@ type committer struct {
 func (c *committer) forget() { c.known = false }
 
 // runCommitter is a room's group commit loop: it takes every message
-// waiting (up to maxBatchMessages; this node's own requests and those
+// waiting (up to maxBatchMessages and maxBatchBytes; this node's own requests and those
 // forwarded to it share a batch when joins allows), commits them
 // as one batch, and acknowledges each; on the room's owner, with up to
 // pipelineDepth batches in flight (pipeline.go).
@@ -475,14 +485,16 @@ func (s *Service) runCommitter(c *committer) {
 		c.origin, c.taken = first.at, StageClock()
 		batch := []pending{first}
 		via := first.via
+		size := len(first.msg.Body)
 	drain:
 		for first.seal == "" && len(batch) < maxBatchMessages {
 			select {
 			case q := <-c.queue:
-				if q.seal != "" || !joins(s, c.room, via, q.via) {
+				if q.seal != "" || !joins(s, c.room, via, q.via) || size+len(q.msg.Body) > maxBatchBytes {
 					next = q
 					break drain
 				}
+				size += len(q.msg.Body)
 				via = cmp.Or(via, q.via)
 				batch = append(batch, *q)
 			default:

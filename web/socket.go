@@ -50,11 +50,11 @@ const (
 	// DefaultSendQueueBytes is how many bytes of frames may wait for a
 	// slow client, counting those the writer is writing, before it is
 	// disconnected with api.CloseTooSlow: 1,024 frames may be large (a
-	// committed batch of large messages travels as one frame). A frame
-	// that finds nothing waiting is taken whatever its size. It is about
-	// three of the largest catch-ups a subscribe sends (messaging's
-	// maxCatchUpBytes of bodies, base64-encoded), so a client resuming a
-	// few rooms far behind is not dropped by its own catch-ups.
+	// frame of messages holds up to 1 MiB of bodies, about 1.5 MiB). A
+	// frame that finds nothing waiting is taken whatever its size.
+	// Catch-ups may fill three quarters of it (SendCatchUp): about two of
+	// the largest a subscribe sends (messaging's maxCatchUpBytes of
+	// bodies, base64-encoded); a room resumed past that gets a reload.
 	DefaultSendQueueBytes = 16 << 20
 	// maxInFlight bounds one connection's unacknowledged publishes.
 	maxInFlight = 256
@@ -830,6 +830,53 @@ func (c *socket) Send(frame []byte) bool {
 	c.wakeWriter(started)
 	return true
 }
+
+// SendCatchUp implements messaging.CatchUpSink: it queues frames (a
+// resuming subscribe's subscribed frame and catch-up), all of them in
+// order, or none (false) when with them the queue would hold more than
+// catchUpShare of opts.Queue frames or of opts.QueueBytes bytes. The
+// catch-ups of the rooms a client resumes at once thus share three
+// quarters of its queue (12 MiB of the default 16 MiB: two of the largest,
+// about 5.5 MiB each, with room to spare), and a room whose catch-up finds
+// too little of that share left gets a reload (it pages over HTTP)
+// instead of taking the queue past its bound, which closed the
+// connection (4008); the last quarter stays for live frames. As frames
+// are written their room comes back.
+func (c *socket) SendCatchUp(frames [][]byte) bool {
+	select {
+	case <-c.done:
+		return true // closing anyway
+	default:
+	}
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	c.qmu.Lock()
+	if len(c.queue)+len(frames) > c.opts.Queue*catchUpShare/4 || c.qbytes+n > c.opts.QueueBytes/4*catchUpShare {
+		c.qmu.Unlock()
+		return false
+	}
+	if len(c.queue) == 0 {
+		c.oldest = messaging.StageClock()
+	}
+	c.queue = append(c.queue, frames...)
+	c.qbytes += n
+	if c.heldLocked() {
+		c.qmu.Unlock()
+		return true // the writer takes them once released
+	}
+	started := c.startWriterLocked()
+	c.qmu.Unlock()
+	c.wakeWriter(started)
+	return true
+}
+
+var _ messaging.CatchUpSink = (*socket)(nil)
+
+// catchUpShare is the quarters of a socket's send queue, in frames and
+// in bytes, that the catch-ups queued in it may fill (SendCatchUp).
+const catchUpShare = 3
 
 // takeWork returns the frames waiting and the other work raised, and
 // gives the queue spare (empty) to fill next. With nothing to do and
