@@ -83,15 +83,20 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request, accountID stri
 const uploadProgressBytes = 64 << 10
 
 // idleBody is an upload's body that ends with errUploadIdle when less than
-// uploadProgressBytes arrives within idle: the connection's read deadline
-// is moved on by idle each time that much has arrived, not at every read.
+// uploadProgressBytes arrives within idle of waiting for the client: only
+// the time spent blocked inside Read counts (waited), not the time the
+// store spends between reads (on S3 the sealing goroutine stops reading
+// while a 16 MiB part uploads, which a stalled store can stretch past the
+// idle timeout). Before each read the connection's deadline is set to
+// what is left of idle; waited starts again each time that much has
+// arrived, not at every read.
 type idleBody struct {
-	r     io.Reader
-	rc    *http.ResponseController
-	idle  time.Duration
-	timed bool
-	until time.Time // the deadline; zero before the first read
-	since int64     // bytes read since until was last moved on
+	r      io.Reader
+	rc     *http.ResponseController
+	idle   time.Duration
+	timed  bool
+	waited time.Duration // time blocked in Read since the last mark
+	since  int64         // bytes read since the last mark
 }
 
 func (a *API) idleBody(w http.ResponseWriter, r *http.Request) *idleBody {
@@ -103,22 +108,29 @@ func (a *API) idleBody(w http.ResponseWriter, r *http.Request) *idleBody {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	if b.until.IsZero() {
-		b.until = time.Now().Add(b.idle)
+	left := b.idle - b.waited
+	if left <= 0 {
+		return 0, b.idleError()
 	}
-	set := b.rc.SetReadDeadline(b.until) == nil
+	start := time.Now()
+	set := b.rc.SetReadDeadline(start.Add(left)) == nil
 	n, err := b.r.Read(p)
 	if set {
 		b.rc.SetReadDeadline(time.Time{})
 	}
+	b.waited += time.Since(start)
 	if b.since += int64(n); b.since >= uploadProgressBytes {
-		b.since, b.until = 0, time.Now().Add(b.idle)
+		b.since, b.waited = 0, 0
 	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		b.timed = true
-		return n, fmt.Errorf("less than %d KiB arrived in %s: %w", uploadProgressBytes>>10, b.idle, errUploadIdle)
+		return n, b.idleError()
 	}
 	return n, err
+}
+
+func (b *idleBody) idleError() error {
+	b.timed = true
+	return fmt.Errorf("less than %d KiB arrived in %s: %w", uploadProgressBytes>>10, b.idle, errUploadIdle)
 }
 
 // uploadIdleFailed answers an upload that ended because its body went
