@@ -80,11 +80,12 @@ type Deps struct {
 	// BodyTimeout bounds how long a request's JSON body (or a PDF sent to
 	// be verified) may take to arrive once its headers have (0:
 	// DefaultBodyTimeout). Uploads are bounded instead by how long their
-	// body may send nothing (UploadIdleTimeout) and by how many run at
+	// body may send little (UploadIdleTimeout) and by how many run at
 	// once (uploadgate.go); WebSockets stay open-ended.
 	BodyTimeout time.Duration
-	// UploadIdleTimeout ends an upload whose body sends nothing for this
-	// long (0: DefaultUploadIdleTimeout, 60 s).
+	// UploadIdleTimeout ends an upload whose body sends less than 64 KiB
+	// in this long of waiting, or averages less than 1 MiB per this long
+	// after the first (0: DefaultUploadIdleTimeout, 60 s; uploadgate.go).
 	UploadIdleTimeout time.Duration
 	// Agreements serves the cases' settlement agreements
 	// (handlers_agreement.go).
