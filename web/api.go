@@ -137,9 +137,13 @@ type API struct {
 	// signInLinks queues the addresses asked for an emailed sign-in link
 	// (handlers_signinlink.go) to one worker, started at the first
 	// request on a goroutine CloseSockets waits for: the request is
-	// answered before any account is looked up.
+	// answered before any account is looked up. signInMu orders queueing
+	// against the worker's last look at shutdown; signInRunning is
+	// whether the worker was started.
 	signInLinks     chan string
 	signInLinkStart sync.Once
+	signInMu        sync.Mutex
+	signInRunning   bool
 	// seatIndexBackfill: Deps.SeatIndexBackfill.
 	seatIndexBackfill bool
 }
