@@ -57,8 +57,9 @@ type Config struct {
 	// (0: web.DefaultBodyTimeout, 30 s); uploads and WebSockets are not
 	// bounded by it.
 	BodyTimeout time.Duration
-	// UploadIdleTimeout ends a document upload whose body sends nothing
-	// for this long (0: web.DefaultUploadIdleTimeout, 60 s).
+	// UploadIdleTimeout ends a document upload whose body sends less
+	// than 64 KiB in this long of waiting, or averages less than 1 MiB per
+	// this long after the first (0: web.DefaultUploadIdleTimeout, 60 s).
 	UploadIdleTimeout time.Duration
 	// ReassignmentNotice is how long a mediator the program assigns to an
 	// orphaned case waits, after the second person's approval, before

@@ -80,11 +80,12 @@ type Deps struct {
 	// BodyTimeout bounds how long a request's JSON body (or a PDF sent to
 	// be verified) may take to arrive once its headers have (0:
 	// DefaultBodyTimeout). Uploads are bounded instead by how long their
-	// body may send nothing (UploadIdleTimeout) and by how many run at
+	// body may send little (UploadIdleTimeout) and by how many run at
 	// once (uploadgate.go); WebSockets stay open-ended.
 	BodyTimeout time.Duration
-	// UploadIdleTimeout ends an upload whose body sends nothing for this
-	// long (0: DefaultUploadIdleTimeout, 60 s).
+	// UploadIdleTimeout ends an upload whose body sends less than 64 KiB
+	// in this long of waiting, or averages less than 1 MiB per this long
+	// after the first (0: DefaultUploadIdleTimeout, 60 s; uploadgate.go).
 	UploadIdleTimeout time.Duration
 	// Agreements serves the cases' settlement agreements
 	// (handlers_agreement.go).
@@ -136,9 +137,13 @@ type API struct {
 	// signInLinks queues the addresses asked for an emailed sign-in link
 	// (handlers_signinlink.go) to one worker, started at the first
 	// request on a goroutine CloseSockets waits for: the request is
-	// answered before any account is looked up.
+	// answered before any account is looked up. signInMu orders queueing
+	// against the worker's last look at shutdown; signInRunning is
+	// whether the worker was started.
 	signInLinks     chan string
 	signInLinkStart sync.Once
+	signInMu        sync.Mutex
+	signInRunning   bool
 	// seatIndexBackfill: Deps.SeatIndexBackfill.
 	seatIndexBackfill bool
 }

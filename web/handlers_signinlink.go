@@ -23,6 +23,17 @@ const signInLinkQueue = 256
 // signInLinkWork bounds one request's lookup, link and mail.
 const signInLinkWork = 30 * time.Second
 
+// signInLinkDrain is how long the worker goes on, once the node's sockets
+// close (shutdown), making and mailing the links already asked for (each
+// was answered 202); what is still queued then is dropped and counted in
+// a WARN.
+const signInLinkDrain = 5 * time.Second
+
+// errShuttingDown answers a request for a sign-in link once the node is
+// shutting down, when the worker no longer takes any.
+var errShuttingDown = &fault.BusyError{RetryAfter: 5 * time.Second,
+	Detail: "The server is restarting. Ask for the link again in a few seconds."}
+
 // requestSignInLink answers "Email me a link to sign in" (docs/security.md,
 // "The emailed sign-in link"). Every well-formed request within the limits
 // gets the same 202 and the same words, before anything about accounts is
@@ -40,6 +51,10 @@ func (a *API) requestSignInLink(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if a.sockets.Err() != nil { // before the address's count is spent
+		a.writeError(w, r, errShuttingDown)
+		return
+	}
 	if err := a.accounts.AllowSignInLink(r.Context(), email, a.clientAddr(r)); err != nil {
 		if re, ok := fault.AsRateLimited(err); ok {
 			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
@@ -50,17 +65,31 @@ func (a *API) requestSignInLink(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.signInLinkStart.Do(func() { a.goSocket(a.signInLinkWorker) })
-	select {
-	case a.signInLinks <- email:
-	default:
-		a.log.WarnContext(r.Context(), "sign-in link queue full; a request was dropped")
+	// Queued only while the worker takes requests: once the sockets are
+	// closed it drains what is queued and stops, and a request it would
+	// not see is answered 503 rather than 202 and forgotten.
+	a.signInMu.Lock()
+	a.signInLinkStart.Do(func() { a.signInRunning = a.goSocket(a.signInLinkWorker) })
+	open := a.signInRunning && a.sockets.Err() == nil
+	if open {
+		select {
+		case a.signInLinks <- email:
+		default:
+			a.log.WarnContext(r.Context(), "sign-in link queue full; a request was dropped")
+		}
+	}
+	a.signInMu.Unlock()
+	if !open {
+		a.writeError(w, r, errShuttingDown)
+		return
 	}
 	writeJSON(w, http.StatusAccepted, api.SignInLinkResponse{Message: api.SignInLinkSent})
 }
 
 // signInLinkWorker makes and mails the links asked for, one at a time, in
-// the order asked, until the node's sockets close (shutdown).
+// the order asked. When the node's sockets close (shutdown) it goes on
+// with those already queued for up to signInLinkDrain (each was answered
+// 202), then drops the rest with a WARN that counts them, and returns.
 func (a *API) signInLinkWorker() {
 	// Once, before the first request, on a store this process owns
 	// (embedded mode; Deps.SeatIndexBackfill): the seats stored before the
@@ -76,18 +105,55 @@ func (a *API) signInLinkWorker() {
 			a.log.WarnContext(a.sockets, "sign-in link seat index backfill", slog.String("error", err.Error()))
 		}
 	}
+	// grace ends signInLinkDrain after the sockets close.
+	grace, endGrace := context.WithCancel(context.Background())
+	defer endGrace()
+	stop := context.AfterFunc(a.sockets, func() { time.AfterFunc(signInLinkDrain, endGrace) })
+	defer stop()
 	for {
+		var email string
 		select {
+		case email = <-a.signInLinks:
 		case <-a.sockets.Done():
-			return
-		case email := <-a.signInLinks:
-			ctx, cancel := context.WithTimeout(a.sockets, signInLinkWork)
-			if err := a.sendSignInLink(ctx, email); err != nil {
-				a.log.WarnContext(ctx, "sign-in link", slog.String("error", err.Error()))
+			// The handler queues nothing once the sockets are closed
+			// (signInMu), so an empty queue stays empty.
+			a.signInMu.Lock()
+			left := len(a.signInLinks)
+			a.signInMu.Unlock()
+			if left == 0 {
+				return
 			}
-			cancel()
+			email = <-a.signInLinks // only this goroutine takes from it
+		}
+		if grace.Err() != nil {
+			a.dropSignInLinks(1)
+			return
+		}
+		ctx, cancel := context.WithTimeout(grace, signInLinkWork)
+		err := a.sendSignInLink(ctx, email)
+		cancel()
+		switch {
+		case err != nil && grace.Err() != nil:
+			a.dropSignInLinks(1)
+			return
+		case err != nil:
+			a.log.WarnContext(ctx, "sign-in link", slog.String("error", err.Error()))
 		}
 	}
+}
+
+// dropSignInLinks empties the queue at the end of the shutdown's grace and
+// logs how many requests, answered 202, got no link or mail: these and
+// more.
+func (a *API) dropSignInLinks(more int) {
+	a.signInMu.Lock()
+	n := more
+	for len(a.signInLinks) > 0 {
+		<-a.signInLinks
+		n++
+	}
+	a.signInMu.Unlock()
+	a.log.Warn("sign-in link requests dropped at shutdown", slog.Int("count", n), slog.Duration("grace", signInLinkDrain))
 }
 
 // sendSignInLink makes the link for the participant who confirmed this

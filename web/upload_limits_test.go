@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -140,5 +141,97 @@ func TestUploadsPerAccountAndIdleOnS3(t *testing.T) {
 		}
 	case <-time.After(idle + 30*time.Second):
 		t.Fatalf("a trickled upload still open %s after it began (idle timeout %s)", time.Since(started), idle)
+	}
+}
+
+// An upload that keeps to the least the idle timeout asks (64 KiB per
+// half idle timeout) but, after its first idle timeout, averages less
+// than 1 MiB per idle timeout ends with 408 in plain words well within
+// the cap its declared size gives (one idle timeout plus its size at
+// 1 MiB per idle timeout), leaving no document; one at twice the floor
+// completes. Before, 64 KiB a minute kept an upload going without end (a
+// 2 GiB body: about 22 days), so 16 of them held a node's places for
+// weeks: here the slow upload ran on until its whole body had arrived.
+func TestUploadSlowerThanTheFloorEndsOnS3(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	const idle = 2 * time.Second
+	cfg.UploadIdleTimeout = idle
+	n := nodetest.Start(t, cfg)
+	ctx := t.Context()
+	_, med := n.Staff(t, policy.RoleMediator, "m@example.org")
+	c, err := med.CreateCase(ctx, "Slow uploads", "commercial", "", []string{"Buyer", "Seller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 8 << 20
+	// paced sends size bytes, chunk every every, declared in
+	// Content-Length, and answers the upload's status and problem.
+	type answer struct {
+		status int
+		p      api.Problem
+		took   time.Duration
+		err    error
+	}
+	paced := func(ctx context.Context, name string, chunk int, every time.Duration) answer {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go func() {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for sent := 0; sent < size; sent += chunk {
+				if _, err := pw.Write(make([]byte, min(chunk, size-sent))); err != nil {
+					return
+				}
+				<-tick.C
+			}
+		}()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, n.URL+"/api/v1/cases/"+c.ID+"/documents?audience=joint&class=evidence", pr)
+		req.ContentLength = size
+		req.Header.Set("Authorization", "Bearer "+med.Token)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Parley-Document-Name", name)
+		started := time.Now()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return answer{err: err}
+		}
+		defer res.Body.Close()
+		var p api.Problem
+		json.NewDecoder(res.Body).Decode(&p)
+		return answer{status: res.StatusCode, p: p, took: time.Since(started)}
+	}
+	// The cap its declared size gives: one idle timeout of allowance and
+	// 8 MiB at 1 MiB per idle timeout.
+	const limit = idle + size/(1<<20)*idle
+	slowCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	slow := make(chan answer, 1)
+	go func() { slow <- paced(slowCtx, "slow.bin", 64<<10, idle/2) }()
+	select {
+	case a := <-slow:
+		if a.err != nil || a.status != http.StatusRequestTimeout || a.p.Type != api.ProblemTypeBase+string(api.ProblemRequestTimeout) ||
+			!strings.Contains(a.p.Detail, "arrived too slowly (less than 1 MiB in 2 seconds on average)") || !strings.Contains(a.p.Detail, "nothing of it was kept") {
+			t.Fatalf("an upload of 64 KiB per half idle timeout answered %v %d %+v after %s, want 408 in plain words", a.err, a.status, a.p, a.took)
+		}
+		if a.took > limit {
+			t.Fatalf("an upload of 64 KiB per half idle timeout ended after %s, past the cap of %s its size gives", a.took, limit)
+		}
+	case <-time.After(limit + 20*time.Second):
+		t.Fatalf("an upload of 64 KiB per half idle timeout still open after %s (cap %s)", limit+20*time.Second, limit)
+	}
+	// Twice the floor: 256 KiB every idle/8.
+	if a := paced(ctx, "steady.bin", 256<<10, idle/8); a.err != nil || a.status != http.StatusCreated {
+		t.Fatalf("an upload at twice the floor answered %v %d %+v after %s", a.err, a.status, a.p, a.took)
+	}
+	docs, err := med.Documents(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range docs {
+		names = append(names, d.Name)
+	}
+	if len(names) != 1 || names[0] != "steady.bin" {
+		t.Fatalf("documents after a slow and a steady upload: %v, want steady.bin only", names)
 	}
 }

@@ -23,7 +23,10 @@ import (
 //   - a node has at most UploadsPerNode (503 busy past it);
 //   - an upload whose body sends less than uploadProgressBytes within
 //     the idle timeout, at any point, ends (408; nothing of it becomes
-//     visible): a byte now and then does not keep it.
+//     visible): a byte now and then does not keep it;
+//   - so does one that, after its first idle timeout, has sent less than
+//     uploadFloorBytes per idle timeout on average: 64 KiB a minute does
+//     not keep it for days.
 const (
 	UploadsPerAccount        = 4
 	UploadsPerNode           = 16
@@ -82,16 +85,42 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request, accountID stri
 // and on S3 its part buffer, for as long as it likes.
 const uploadProgressBytes = 64 << 10
 
+// uploadFloorBytes is how much of an upload must arrive, on average, in
+// each idle timeout after its first: 1 MiB a minute (about 17 KiB/s,
+// 140 kbit/s) by default, a third of a slow 3G uplink (384 kbit/s), so a
+// phone on a poor connection meets it with margin. The first idle
+// timeout is an allowance (connection setup, slow start, a short loss of
+// signal) in which nothing is asked, and anything shorter than it passes
+// whatever its speed. Without this floor, 64 KiB a minute kept an upload
+// going without end (a 2 GiB body: about 22 days), and 16 such uploads
+// held a node's places, and on S3 their 16 MiB part buffers, for weeks.
+// With it an upload of n declared bytes (Content-Length, or at most the
+// largest document allowed) waits for its client at most one idle
+// timeout plus n at 1 MiB a minute: 11 minutes for 10 MiB, about 34
+// hours for 2 GiB, and only an upload that sends that much lasts that
+// long.
+const uploadFloorBytes = 1 << 20
+
 // idleBody is an upload's body that ends with errUploadIdle when less than
-// uploadProgressBytes arrives within idle: the connection's read deadline
-// is moved on by idle each time that much has arrived, not at every read.
+// uploadProgressBytes arrives within idle of waiting for the client, or
+// when, after the first idle of waiting, less than uploadFloorBytes per
+// idle has arrived on average. Only the time spent blocked inside Read
+// counts (waited, total), not the time the store spends between reads (on
+// S3 the sealing goroutine stops reading while a 16 MiB part uploads,
+// which a stalled store can stretch past the idle timeout). Before each
+// read the connection's deadline is set to what is left under both rules;
+// waited starts again each time uploadProgressBytes has arrived, not at
+// every read.
 type idleBody struct {
-	r     io.Reader
-	rc    *http.ResponseController
-	idle  time.Duration
-	timed bool
-	until time.Time // the deadline; zero before the first read
-	since int64     // bytes read since until was last moved on
+	r      io.Reader
+	rc     *http.ResponseController
+	idle   time.Duration
+	timed  bool          // ended by either rule
+	slow   bool          // ended by the floor (uploadFloorBytes)
+	waited time.Duration // time blocked in Read since the last mark
+	since  int64         // bytes read since the last mark
+	total  time.Duration // time blocked in Read in all
+	got    int64         // bytes read in all
 }
 
 func (a *API) idleBody(w http.ResponseWriter, r *http.Request) *idleBody {
@@ -103,28 +132,51 @@ func (a *API) idleBody(w http.ResponseWriter, r *http.Request) *idleBody {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	if b.until.IsZero() {
-		b.until = time.Now().Add(b.idle)
+	left, byFloor := b.idle-b.waited, false
+	// The floor: by total, got must be at least
+	// uploadFloorBytes*(total-idle)/idle.
+	if f := b.idle + time.Duration(float64(b.got)/uploadFloorBytes*float64(b.idle)) - b.total; f < left {
+		left, byFloor = f, true
 	}
-	set := b.rc.SetReadDeadline(b.until) == nil
+	if left <= 0 {
+		return 0, b.idleError(byFloor)
+	}
+	start := time.Now()
+	set := b.rc.SetReadDeadline(start.Add(left)) == nil
 	n, err := b.r.Read(p)
 	if set {
 		b.rc.SetReadDeadline(time.Time{})
 	}
+	d := time.Since(start)
+	b.waited += d
+	b.total += d
+	b.got += int64(n)
 	if b.since += int64(n); b.since >= uploadProgressBytes {
-		b.since, b.until = 0, time.Now().Add(b.idle)
+		b.since, b.waited = 0, 0
 	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		b.timed = true
-		return n, fmt.Errorf("less than %d KiB arrived in %s: %w", uploadProgressBytes>>10, b.idle, errUploadIdle)
+		return n, b.idleError(byFloor)
 	}
 	return n, err
+}
+
+func (b *idleBody) idleError(byFloor bool) error {
+	b.timed, b.slow = true, byFloor
+	if byFloor {
+		return fmt.Errorf("less than %d MiB per %s arrived on average: %w", uploadFloorBytes>>20, b.idle, errUploadIdle)
+	}
+	return fmt.Errorf("less than %d KiB arrived in %s: %w", uploadProgressBytes>>10, b.idle, errUploadIdle)
 }
 
 // uploadIdleFailed answers an upload that ended because its body went
 // idle, whatever error the store reported for it.
 func (a *API) uploadIdleFailed(w http.ResponseWriter, r *http.Request, b *idleBody) {
 	w.Header().Set("Connection", "close")
+	if b.slow {
+		writeProblem(w, r, problem{Type: api.ProblemRequestTimeout, Title: "The upload arrived too slowly", Status: http.StatusRequestTimeout,
+			Detail: fmt.Sprintf("The upload arrived too slowly (less than %d MiB in %s on average), so it was stopped and nothing of it was kept. Send it again from a faster connection, such as Wi-Fi.", uploadFloorBytes>>20, inWordsSeconds(b.idle))})
+		return
+	}
 	writeProblem(w, r, problem{Type: api.ProblemRequestTimeout, Title: "The upload stopped arriving", Status: http.StatusRequestTimeout,
 		Detail: fmt.Sprintf("The upload stopped arriving, or arrived too slowly (less than %d KiB in %s), so it was stopped and nothing of it was kept. Send it again.", uploadProgressBytes>>10, inWordsSeconds(b.idle))})
 }
