@@ -182,6 +182,10 @@ func New(d Deps) *API {
 	if d.SocketsPerAccount > 0 {
 		a.socketGate.perAccount = d.SocketsPerAccount
 	}
+	a.socketGate.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "parley_websockets_refused_total", Help: "Case WebSocket handshakes refused because the session or the account already held as many open on this node as it may, by limit (session, account).",
+	}, []string{"limit"})
+	reg.MustRegister(a.socketGate.refused)
 	a.fences = newCaseFenceWatch(a.sockets, fenceCheck, a.log, a.cases)
 	return a
 }

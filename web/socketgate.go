@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parley-mediation/parley/api"
 )
 
@@ -42,6 +44,9 @@ const (
 // as sockets close. Nothing is read or written under its lock.
 type socketGate struct {
 	perSession, perAccount int // the limits (set once, in New)
+	// refused counts the handshakes refused, by the limit that refused
+	// them ("session", "account"): parley_websockets_refused_total.
+	refused *prometheus.CounterVec
 
 	mu        sync.Mutex
 	bySession map[string]int // the session's topic (a keyed hash of its token) → open sockets
@@ -70,8 +75,10 @@ func (g *socketGate) take(session, account string) (release func(), err error) {
 	defer g.mu.Unlock()
 	switch {
 	case g.bySession[session] >= g.perSession:
+		g.refused.WithLabelValues("session").Inc()
 		return nil, errTooManySockets{limit: g.perSession}
 	case g.byAccount[account] >= g.perAccount:
+		g.refused.WithLabelValues("account").Inc()
 		return nil, errTooManySockets{perAccount: true, limit: g.perAccount}
 	}
 	if g.bySession == nil {
@@ -102,7 +109,13 @@ func countDown(m map[string]int, key string) {
 // problem+json with Retry-After.
 func (a *API) refuseSocket(w http.ResponseWriter, r *http.Request, err error) {
 	if a.browserSocket(r) {
-		a.closeHandshake(w, r, api.CloseTooManySockets, "too many connections open; close some tabs")
+		// The reason says which limit, for the page's words
+		// (web/client/src/secure.ts).
+		reason := "too many connections open for this sign-in"
+		if e, ok := err.(errTooManySockets); ok && e.perAccount {
+			reason = "too many connections open for this account"
+		}
+		a.closeHandshake(w, r, api.CloseTooManySockets, reason)
 		return
 	}
 	w.Header().Set("Retry-After", "10")

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -95,6 +96,10 @@ func TestSocketsPerSessionAndAccountCapped(t *testing.T) {
 		first = append(first, mustOpen(tokens[0]))
 	}
 	refused(tokens[0], "This sign-in already has 8 connections open")
+	// The Go client (and so the CLI) says the server's words.
+	if _, err := client.New(n.URL, tokens[0]).Chat(ctx, c.ID, nil); err == nil || !strings.Contains(err.Error(), "This sign-in already has 8 connections open") {
+		t.Fatalf("the Go client's chat past the limit: %v, want the server's words", err)
+	}
 
 	// A browser's handshake from our page cannot read a 429: it is
 	// upgraded and closed at once with the code the page reads.
@@ -102,10 +107,7 @@ func TestSocketsPerSessionAndAccountCapped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a browser's handshake past the limit: %v, want upgraded and closed", err)
 	}
-	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, api.CloseTooManySockets) {
-		t.Fatalf("a browser's socket past the limit: %v, want close %d", err, api.CloseTooManySockets)
-	}
+	browserRefused(t, ws, "sign-in")
 
 	// A socket that closes gives its place back (once the node has seen
 	// it close: a bounded poll).
@@ -126,6 +128,29 @@ func TestSocketsPerSessionAndAccountCapped(t *testing.T) {
 		mustOpen(tokens[1])
 	}
 	refused(tokens[2], "Your account already has 16 connections open")
+	if ws, _, err = dial(tokens[2], true); err != nil {
+		t.Fatalf("a browser's handshake past the account's limit: %v, want upgraded and closed", err)
+	}
+	browserRefused(t, ws, "account")
+
+	// The refusals are counted, by the limit that refused them: the
+	// session's at least three times (a 429, the Go client's, a
+	// browser's), the account's twice (a 429, a browser's).
+	refusals := map[string]float64{}
+	families, err := n.API.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "parley_websockets_refused_total" {
+			for _, m := range f.GetMetric() {
+				refusals[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if refusals["session"] < 3 || refusals["account"] != 2 {
+		t.Fatalf("parley_websockets_refused_total: %v, want session ≥ 3 (more while the closed socket's place was awaited), account 2", refusals)
+	}
 
 	// Every socket closed: the node counts nobody.
 	for _, ws := range open {
@@ -144,4 +169,17 @@ func TestSocketsPerSessionAndAccountCapped(t *testing.T) {
 	}
 	// And a place is there again.
 	mustOpen(tokens[2])
+}
+
+// browserRefused checks that ws, a browser's handshake past a limit, is
+// closed at once with api.CloseTooManySockets, its reason naming which
+// limit ("sign-in", "account") for the page's words.
+func browserRefused(t *testing.T, ws *websocket.Conn, limit string) {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != api.CloseTooManySockets || !strings.Contains(ce.Text, limit) {
+		t.Fatalf("a browser's socket past the %s limit: %v, want close %d naming the %s", limit, err, api.CloseTooManySockets, limit)
+	}
 }
