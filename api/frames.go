@@ -171,6 +171,11 @@ const (
 	CloseSessionEnded = 4001 // signed out, session expired or revoked
 	CloseAccessLost   = 4003 // removed from the case (e.g. recused)
 	CloseTooSlow      = 4008 // fell behind: the send queue overflowed; reconnect and resume
+	// CloseTooManySockets: the handshake was refused because this
+	// session (browser or device) or account already has as many case
+	// sockets open on the node as it may (web.DefaultSocketsPerSession,
+	// web.DefaultSocketsPerAccount); close some and connect again.
+	CloseTooManySockets = 4029
 )
 
 // HistoryPage is one page of a room's messages

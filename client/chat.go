@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -187,7 +188,17 @@ func (ch *Chat) connect(ctx context.Context) error {
 	ws, res, err := d.DialContext(ctx, ch.wsURL(), h)
 	if err != nil {
 		if res != nil && res.StatusCode >= 400 {
-			return &Error{Status: res.StatusCode}
+			// A refusal's problem+json says why in words (too many
+			// connections open, a session ended…); the dialer keeps the
+			// start of the body, which holds a problem whole.
+			e := &Error{Status: res.StatusCode}
+			if strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
+				json.NewDecoder(res.Body).Decode(&e.Problem)
+			}
+			if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
+				e.RetryAfter = time.Duration(s) * time.Second
+			}
+			return e
 		}
 		return err
 	}

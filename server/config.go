@@ -53,6 +53,11 @@ type Config struct {
 	// WebSocketQueue is how many frames may wait for one slow WebSocket
 	// client before it is closed with 4008 (0: web.DefaultSendQueue).
 	WebSocketQueue int
+	// WebSocketsPerSession and WebSocketsPerAccount bound the case
+	// WebSockets one session (a browser or device) and one account may
+	// hold open on a node; past them the handshake is refused (0:
+	// web.DefaultSocketsPerSession, 8; web.DefaultSocketsPerAccount, 16).
+	WebSocketsPerSession, WebSocketsPerAccount int
 	// BodyTimeout bounds how long a JSON request body may take to arrive
 	// (0: web.DefaultBodyTimeout, 30 s); uploads and WebSockets are not
 	// bounded by it.

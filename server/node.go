@@ -353,7 +353,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
-		WebSocketQueue: cfg.WebSocketQueue, BodyTimeout: cfg.BodyTimeout, UploadIdleTimeout: cfg.UploadIdleTimeout, Agreements: n.Agreements, Floor: n.Floor,
+		WebSocketQueue: cfg.WebSocketQueue, SocketsPerSession: cfg.WebSocketsPerSession, SocketsPerAccount: cfg.WebSocketsPerAccount, BodyTimeout: cfg.BodyTimeout, UploadIdleTimeout: cfg.UploadIdleTimeout, Agreements: n.Agreements, Floor: n.Floor,
 		// Embedded mode's data directory belongs to one process: its
 		// worker may index the seats and write the marker; in scale mode
 		// the operator does (`parley admin seat-index`), once every node

@@ -77,6 +77,10 @@ type Deps struct {
 	// WebSocketQueue is each WebSocket's send queue, in frames (0: the
 	// messaging default); a client that lets it overflow is closed with 4008.
 	WebSocketQueue int
+	// SocketsPerSession and SocketsPerAccount bound the case WebSockets
+	// one session and one account may hold open on this node (0:
+	// DefaultSocketsPerSession, DefaultSocketsPerAccount; socketgate.go).
+	SocketsPerSession, SocketsPerAccount int
 	// BodyTimeout bounds how long a request's JSON body (or a PDF sent to
 	// be verified) may take to arrive once its headers have (0:
 	// DefaultBodyTimeout). Uploads are bounded instead by how long their
@@ -134,6 +138,7 @@ type API struct {
 	bodyTimeout    time.Duration
 	uploadIdle     time.Duration
 	uploads        uploadGate
+	socketGate     socketGate // the open case sockets of each session and account (socketgate.go)
 	// signInLinks queues the addresses asked for an emailed sign-in link
 	// (handlers_signinlink.go) to one worker, started at the first
 	// request on a goroutine CloseSockets waits for: the request is
@@ -175,6 +180,17 @@ func New(d Deps) *API {
 	}
 	a.signInLinks = make(chan string, signInLinkQueue)
 	a.sockets, a.closeSockets = context.WithCancel(context.Background())
+	a.socketGate.perSession, a.socketGate.perAccount = DefaultSocketsPerSession, DefaultSocketsPerAccount
+	if d.SocketsPerSession > 0 {
+		a.socketGate.perSession = d.SocketsPerSession
+	}
+	if d.SocketsPerAccount > 0 {
+		a.socketGate.perAccount = d.SocketsPerAccount
+	}
+	a.socketGate.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "parley_websockets_refused_total", Help: "Case WebSocket handshakes refused because the session or the account already held as many open on this node as it may, by limit (session, account).",
+	}, []string{"limit"})
+	reg.MustRegister(a.socketGate.refused)
 	a.fences = newCaseFenceWatch(a.sockets, fenceCheck, a.log, a.cases)
 	return a
 }

@@ -123,14 +123,24 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	// A place among the session's and the account's sockets on this
+	// node (socketgate.go), taken before the upgrade and given back
+	// once the connection has ended.
+	token, _ := a.sessionToken(r)
+	sessionTopic := a.accounts.SessionTopic(token)
+	release, err := a.socketGate.take(sessionTopic, actor.ID)
+	if err != nil {
+		a.refuseSocket(w, r, err)
+		return
+	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return // the upgrader has answered
 	}
-	token, _ := a.sessionToken(r)
 	opts := socketOptions{
 		User: actor.ID, Auth: a.caucus.AuthorizerOf(&actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
-		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
+		SessionTopics: []string{sessionTopic, account.AccountTopic(actor.ID)},
 		Session:       sessionCheck(a.accounts, token),
 		CaseGone: func(ctx context.Context) (bool, error) {
 			_, err := a.cases.Get(ctx, actor, caseID)
@@ -147,7 +157,9 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	// request's state, with the server's 4 KiB read and write buffers
 	// that the hijacked connection no longer uses, would otherwise be
 	// held for as long as the connection stays open.
-	if !a.goSocket(newSocket(a.sockets, a.messaging, ws, opts).serve) {
+	s := newSocket(a.sockets, a.messaging, ws, opts)
+	if !a.goSocket(func() { defer release(); s.serve() }) {
+		release()
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		ws.Close()
 	}

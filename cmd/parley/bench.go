@@ -197,7 +197,12 @@ func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) erro
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		serveArgs := append([]string{"serve", "--addr", addr, "--log-level", "error"}, storage...)
+		// One mediator account (one sign-in) is in every room, and the
+		// idle connections share the rooms' members' sign-ins: far more
+		// sockets per sign-in and per account than a person opens, so the
+		// bench's nodes lift the per-session and per-account limits.
+		serveArgs := append([]string{"serve", "--addr", addr, "--log-level", "error",
+			"--ws-per-session", "1000000", "--ws-per-account", "1000000"}, storage...)
 		debugAddr := ""
 		if i == 0 {
 			debugAddr = b.debugAddr

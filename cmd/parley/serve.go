@@ -57,6 +57,8 @@ func serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client addresses from X-Forwarded-For (behind a load balancer only)")
 	fs.Int64Var(&cfg.MaxDocumentSize, "max-document-size", 2<<30, "largest document version accepted, in bytes")
 	fs.IntVar(&cfg.WebSocketQueue, "ws-send-queue", web.DefaultSendQueue, "frames that may wait for one slow WebSocket client before it is closed with 4008")
+	fs.IntVar(&cfg.WebSocketsPerSession, "ws-per-session", web.DefaultSocketsPerSession, "case WebSockets one sign-in (a browser or device) may hold open on this node; past it the handshake is refused (429, or close 4029 to a browser)")
+	fs.IntVar(&cfg.WebSocketsPerAccount, "ws-per-account", web.DefaultSocketsPerAccount, "case WebSockets one account (all its sign-ins) may hold open on this node; past it the handshake is refused")
 	fs.DurationVar(&cfg.ReassignmentNotice, "reassignment-notice", cases.DefaultReassignmentNotice, "how long a mediator the program assigns to an orphaned case waits, after a second person approves, before reading it (every participant is told meanwhile)")
 	fs.DurationVar(&cfg.SessionIdle, "session-idle", 7*24*time.Hour, "a sign-in session unused for this long ends (each use starts the window again)")
 	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", 30*24*time.Hour, "a sign-in session ends this long after sign-in, however much it is used")

@@ -13,7 +13,7 @@ import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
 import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
-import { registerDevice, SecureCase, SecureEvent, SecurityStop, unconfirmedWords } from "./secure";
+import { registerDevice, SecureCase, SecureEvent, SecurityStop, tooManyDevicesWords, tooManyTabsWords, unconfirmedWords } from "./secure";
 import { showSecurityStop } from "./alarm";
 import { endSession, notSignedOut, signOutDialog } from "./signout";
 import { loadOrCreateDevice, markRegistered } from "./store";
@@ -448,6 +448,12 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
     floorStatus(s);
+    // Refused for too many connections open (tabs of this browser, or this person's other devices): the words and a
+    // Reconnect button, which tries once more when pressed.
+    if (s === "closed" && (detail === tooManyTabsWords || detail === tooManyDevicesWords)) {
+      el.textContent = "Not connected";
+      noticeEl.replaceChildren(detail + " ", h("button", { type: "button", id: "reconnect", onclick: () => { notice(""); sc.reconnect(); } }, "Reconnect"));
+    } else if (document.getElementById("reconnect")) notice("");
     if (s === "closed" && detail?.startsWith("Your session ended")) void sweepAllTemporary();
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";

@@ -5,7 +5,7 @@
 // ciphertext (key distributions and messages) is ever sent.
 import { api, APIError, Case, casePath, plainWords, Pos, saysInternal, WireMessage } from "./api";
 import type { Carry, ClientFrame, FloorView, ServerFrame } from "./wire_gen";
-import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
+import { CloseAccessLost, CloseSessionEnded, CloseTooManySockets } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, loadShared, updatePins } from "./store";
 import { verifyProven } from "./tlog";
@@ -27,6 +27,14 @@ export interface SecureEvent {
 }
 
 export type Status = "connecting" | "live" | "reconnecting" | "closed";
+
+/**
+ * What the page says when the server refused its connection because this browser (its sign-in) or this person
+ * already has as many open as a node allows (close 4029): the page does not try again by itself; reconnect() does.
+ */
+export const tooManyTabsWords = "Parley is open in too many tabs on this device. Close some and press Reconnect.";
+/** The same, when this person's tabs on all their devices together are too many (the close's reason says "account"). */
+export const tooManyDevicesWords = "Parley is open in too many tabs on your devices. Close some, here or on your other devices, and press Reconnect.";
 
 /**
  * A check of the case's keys failed (what this browser verified before is contradicted, or the server's answer
@@ -331,6 +339,16 @@ export class SecureCase {
     this.connect();
   }
 
+  /**
+   * Connects again after the server refused the connection for too many open (tooManyTabsWords): the person closed
+   * some tabs and pressed Reconnect. Nothing happens while a connection is open or being made, or once closed.
+   */
+  reconnect(): void {
+    if (this.closed || (this.ws && this.ws.readyState !== WebSocket.CLOSED)) return;
+    this.setStatus("connecting");
+    this.connect();
+  }
+
   close(): void {
     this.closed = true;
     this.ws?.close();
@@ -426,6 +444,12 @@ export class SecureCase {
       if (this.ws !== ws || this.closed) return;
       if (e.code === CloseSessionEnded || e.code === CloseAccessLost) {
         this.setStatus("closed", e.code === CloseSessionEnded ? "Your session ended. Sign in again." : "Your access to this case ended.");
+        return;
+      }
+      // Too many of this browser's (or this person's) connections are open on the server: trying again by itself
+      // would only be refused again while the other tabs stay open, so the person is asked to close some first.
+      if (e.code === CloseTooManySockets) {
+        this.setStatus("closed", e.reason.includes("account") ? tooManyDevicesWords : tooManyTabsWords);
         return;
       }
       const n = opened || (openedAt > 0 && Date.now() - openedAt > 10000) ? 0 : attempt + 1;

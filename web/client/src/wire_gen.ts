@@ -1291,6 +1291,8 @@ export const CloseAccessLost = 4003;
 
 export const CloseTooSlow = 4008;
 
+export const CloseTooManySockets = 4029;
+
 /**
  * HistoryPage is one page of a room's messages
  * (GET /api/v1/cases/{case}/rooms/{room}/messages).
