@@ -398,16 +398,15 @@ func TestReviewAndKeep(t *testing.T) {
 // step boundary, reruns it, and checks it converged: one bundle stored
 // (one version), one transfer audit entry, the certificate's hash that of
 // the stored bundle, which opens, and the case destroyed. Each step
-// starts from the same transfer world and plan: built anew in a bucket of
-// its own on S3, a copy of one built once on the directory store
-// (dirTemplate).
+// starts from the same transfer world and plan, a copy of one built once
+// on each store (worldTemplate).
 func TestTransferCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
-	tmpl := newDirTemplate(t, (*env).transferWorld)
+	tmpl := newWorldTemplate(t, (*env).transferWorld)
 	for _, step := range []string{"transfer-audit", "transfer-bundle", "transfers", "keys", "case-journal", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, (*env).transferWorld, func(t *testing.T, e *env, w *transferWorld) {
+			onEachStoreFrom(t, tmpl, func(t *testing.T, e *env, w *transferWorld) {
 				ctx := t.Context()
 				if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
 					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}); err != nil {

@@ -19,20 +19,19 @@ var errCrash = errors.New("crash")
 // pages are done and later ones not), checks nothing readable was left
 // half-disposed, reruns it, and checks it converged: every due record
 // gone, the held ones kept, exactly one certificate, one audit link, and
-// an audit log that verifies. Each step starts from the same scenario:
-// built anew in a bucket of its own on S3, a copy of one built once on
-// the directory store (dirTemplate).
+// an audit log that verifies. Each step starts from the same scenario, a
+// copy of one built once on each store (worldTemplate).
 func TestApplyCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
 	steps := []struct {
 		name string
 		hit  int
 	}{{"keys", 2}, {"ciphertext", 2}, {"records", 2}, {"messages", 3}, {"page", 1}, {"case-keys", 1}, {"certificate", 1}, {"link", 1}}
-	tmpl := newDirTemplate(t, (*env).scenario)
+	tmpl := newWorldTemplate(t, (*env).scenario)
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, (*env).scenario, func(t *testing.T, e *env, s *scenario) {
+			onEachStoreFrom(t, tmpl, func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {
@@ -127,11 +126,11 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 		}
 		return s
 	}
-	tmpl := newDirTemplate(t, world)
+	tmpl := newWorldTemplate(t, world)
 	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record-deleted", "seat-index", "case-record", "page", "late-seats-journal", "late-seats-audit", "late-seats", "certificate"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, world, func(t *testing.T, e *env, s *scenario) {
+			onEachStoreFrom(t, tmpl, func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {

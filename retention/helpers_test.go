@@ -158,25 +158,34 @@ func openEnv(t testing.TB, store objstore.Store, mk *kms.MasterKey) *env {
 	return e
 }
 
-// dirTemplate is a world built once on a local directory store, for tests
-// that each start from the same world and change it (the crash tests,
-// one per step boundary). On the directory store each such test gets a
-// copy of the template's directory, opened by a fresh env (openEnv: as a
-// server restarted on that store would find it) with the template's
-// master key, staff and clock: copying the files takes a fraction of the
-// time that building the world through the services did, which was most
-// of each test. On S3 each test still builds its own world in a bucket of
-// its own: a bucket cannot be copied with its objects' version ids, and
-// the records name them.
-type dirTemplate[W any] struct {
-	root  string // the template store's directory: never changed once built
+// worldTemplate is a world built once on each store, for tests that each
+// start from the same world and change it (the crash tests, one per step
+// boundary). Each such test gets a copy of the template's store, opened by
+// a fresh env (openEnv: as a server restarted on that store would find
+// it) with the template's master key, staff and clock: copying takes a
+// fraction of the time that building the world through the services did,
+// which was most of each test. On the directory store the copy is of the
+// template's directory; on S3 of the template's bucket, by its directory
+// in the test MinIO's data directory (testenv.CopyBucket: no S3 request
+// copies a version with its id, and the records name them). Where that
+// directory is not known (testenv.BucketsCopyable), each S3 test builds
+// its own world in a bucket of its own, as they all did before.
+type worldTemplate[W any] struct {
+	root  string // the template directory store's: never changed once built
 	e     *env
 	world W
+	// On S3 (s3e nil: no S3 template), the same on a bucket never
+	// changed once built.
+	s3    objstore.S3Config
+	s3e   *env
+	s3w   W
+	build func(e *env, t *testing.T) W
 }
 
-// newDirTemplate builds a world with build on a new env over a new
-// directory store, kept until t ends.
-func newDirTemplate[W any](t *testing.T, build func(e *env, t *testing.T) W) *dirTemplate[W] {
+// newWorldTemplate builds a world with build on a new env over a new
+// directory store, and over a new bucket of the test MinIO when it can be
+// copied, each kept until t ends.
+func newWorldTemplate[W any](t *testing.T, build func(e *env, t *testing.T) W) *worldTemplate[W] {
 	t.Helper()
 	root := t.TempDir()
 	store, err := objstore.OpenDir(root)
@@ -184,12 +193,22 @@ func newDirTemplate[W any](t *testing.T, build func(e *env, t *testing.T) W) *di
 		t.Fatal(err)
 	}
 	e := newEnv(t, store)
-	return &dirTemplate[W]{root: root, e: e, world: build(e, t)}
+	tmpl := &worldTemplate[W]{root: root, e: e, world: build(e, t), build: build}
+	if testenv.BucketsCopyable() {
+		tmpl.s3 = testenv.S3(t)
+		s3, err := objstore.OpenS3(t.Context(), tmpl.s3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.s3e = newEnv(t, s3)
+		tmpl.s3w = build(tmpl.s3e, t)
+	}
+	return tmpl
 }
 
-// open returns a new env over a copy of the template's store, and the
-// template's world (read-only: its ids and documents).
-func (d *dirTemplate[W]) open(t *testing.T) (*env, W) {
+// open returns a new env over a copy of the template's directory store,
+// and the template's world (read-only: its ids and documents).
+func (d *worldTemplate[W]) open(t *testing.T) (*env, W) {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "store")
 	if err := os.CopyFS(root, os.DirFS(d.root)); err != nil {
@@ -199,16 +218,39 @@ func (d *dirTemplate[W]) open(t *testing.T) (*env, W) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := openEnv(t, store, d.e.mk)
-	e.clock = d.e.clock
-	e.mediator, e.records, e.records2, e.admin, e.party = d.e.mediator, d.e.records, d.e.records2, d.e.admin, d.e.party
-	return e, d.world
+	return d.e.reopen(t, store), d.world
 }
 
-// onEachStoreFrom is onEachStore for a test that starts from tmpl's world:
-// on the directory store from a copy of the template, on S3 from a world
-// build makes there, the same as the template's.
-func onEachStoreFrom[W any](t *testing.T, tmpl *dirTemplate[W], build func(e *env, t *testing.T) W, f func(t *testing.T, e *env, w W)) {
+// openS3 is open on S3: a new env over a copy of the template's bucket,
+// or, with no S3 template, over a new bucket where the world is built
+// anew.
+func (d *worldTemplate[W]) openS3(t *testing.T) (*env, W) {
+	t.Helper()
+	if d.s3e == nil {
+		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, store)
+		return e, d.build(e, t)
+	}
+	_, store := testenv.CopyBucket(t, d.s3)
+	return d.s3e.reopen(t, store), d.s3w
+}
+
+// reopen is a new env over store, a copy of e's, with e's master key,
+// staff and clock.
+func (e *env) reopen(t *testing.T, store objstore.Store) *env {
+	t.Helper()
+	n := openEnv(t, store, e.mk)
+	n.clock = e.clock
+	n.mediator, n.records, n.records2, n.admin, n.party = e.mediator, e.records, e.records2, e.admin, e.party
+	return n
+}
+
+// onEachStoreFrom is onEachStore for a test that starts from tmpl's world,
+// on each store from a copy of the template's store.
+func onEachStoreFrom[W any](t *testing.T, tmpl *worldTemplate[W], f func(t *testing.T, e *env, w W)) {
 	t.Run("dir", func(t *testing.T) {
 		t.Parallel()
 		e, w := tmpl.open(t)
@@ -216,12 +258,8 @@ func onEachStoreFrom[W any](t *testing.T, tmpl *dirTemplate[W], build func(e *en
 	})
 	t.Run("s3", func(t *testing.T) {
 		t.Parallel()
-		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := newEnv(t, store)
-		f(t, e, build(e, t))
+		e, w := tmpl.openS3(t)
+		f(t, e, w)
 	})
 }
 

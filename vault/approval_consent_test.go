@@ -21,6 +21,7 @@ import (
 // by a lawyer invited to the side after the request are refused, and the
 // share stays refused. The signing device is kept with the answer.
 func TestShareAnswerIsSignedByTheSidesOwnDevice(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -86,6 +87,7 @@ func TestShareAnswerIsSignedByTheSidesOwnDevice(t *testing.T) {
 // reasons only, never the document's name. None of them answers the
 // request, and the share stays refused.
 func TestShareAnswerRefusalsAreAudited(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()

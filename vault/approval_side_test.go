@@ -18,6 +18,7 @@ import (
 // side they asked (policy let only that side's people answer), and only
 // for it.
 func TestApprovalCountsOnlyForTheSideThatGaveIt(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()

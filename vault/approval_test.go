@@ -18,6 +18,7 @@ import (
 // side's approval does not count, nor does an approval for another target
 // or another version. A mediator's own caucus document needs none.
 func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -177,6 +178,7 @@ func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
 // An approval names a version: a version added after it needs a new one.
 // A declined request shares nothing; an expired one is answered no more.
 func TestShareApprovalVersionDeclineExpiry(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -256,6 +258,7 @@ func (e *env) sideApproves(t *testing.T, k *cast, docID string, to Audience) {
 // answered no more (allowed or declined); disposing of a whole document
 // deletes all of its requests.
 func TestShareRequestsGoWithTheirVersions(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -347,6 +350,7 @@ func TestShareRequestsGoWithTheirVersions(t *testing.T) {
 // request, in the list of requests and in the answer; and the other side
 // then reads exactly those (an erased one stays unreadable).
 func TestApprovalNamesEveryVersionItShows(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -410,6 +414,7 @@ func TestApprovalNamesEveryVersionItShows(t *testing.T) {
 // before sides were recorded is treated as its uploaders' sides' (and as
 // its caucus's side's, if it is in one).
 func TestSideOwnershipSticksToTheDocument(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -571,6 +576,7 @@ func TestSideOwnershipSticksToTheDocument(t *testing.T) {
 // only the ones their side added; the mediator's version is listed by
 // number and date alone. The mediator, who may open it, sees every name.
 func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -614,6 +620,7 @@ func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
 // refused, and the mediator's next request asks the side again (a new
 // request) instead of answering with the approval that no longer counts.
 func TestApprovalBySomeoneWhoLeftIsAskedAgain(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()

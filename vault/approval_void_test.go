@@ -16,6 +16,7 @@ import (
 // adds v2 and declines its share; retention erases v2; the old approval
 // must not let the mediator share v1 (with v2's trace) without asking.
 func TestApprovalVoidOnceANewerVersionExisted(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -79,6 +80,7 @@ func TestApprovalVoidOnceANewerVersionExisted(t *testing.T) {
 // allowed once that version is erased: it was about the document as it
 // stood then.
 func TestPendingRequestStaleOnceANewerVersionExisted(t *testing.T) {
+	t.Parallel()
 	e, k, d, first := askedToShareTenantsLease(t)
 	ctx := t.Context()
 	med, pA := k.who["mediator"], k.who["partyA"]
@@ -104,6 +106,7 @@ func TestPendingRequestStaleOnceANewerVersionExisted(t *testing.T) {
 // document without it. The approval counts no more: the side never saw
 // that version.
 func TestApprovalVoidWhenAnEarlierVersionLandsLate(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -159,6 +162,7 @@ func TestApprovalVoidWhenAnEarlierVersionLandsLate(t *testing.T) {
 // within the side changed where it is (it was asked from there), so
 // asking again makes a new request rather than answering that one.
 func TestAskingAgainAfterAMoveWithinTheSideAsksAnew(t *testing.T) {
+	t.Parallel()
 	e, k, d, first := askedToShareTenantsLease(t)
 	ctx := t.Context()
 	med, pA := k.who["mediator"], k.who["partyA"]

@@ -178,6 +178,7 @@ func (e *env) e2eeToJoint(t *testing.T, k *cast) (docID string, rewrap []byte, s
 // (doc.share.failed): before, the log said the document was shared while
 // its audience had not changed.
 func TestFailedShareIsCorrectedInTheLog(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	med := k.who["mediator"]
@@ -201,6 +202,7 @@ func TestFailedShareIsCorrectedInTheLog(t *testing.T) {
 // The same for a document hold and a case hold whose record is not
 // written.
 func TestFailedHoldIsCorrectedInTheLog(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	med := k.who["mediator"]
@@ -232,6 +234,7 @@ func TestFailedHoldIsCorrectedInTheLog(t *testing.T) {
 // says: before, the second share was a no-op (the audience already
 // matched) and the new audience was left with the old audience's wraps.
 func TestE2EEShareFinishedWhenItsKeysFailed(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -255,6 +258,7 @@ func TestE2EEShareFinishedWhenItsKeysFailed(t *testing.T) {
 // changed while it had). When the record cannot be read back either,
 // doc.share.unknown (paired by op) says the outcome was not confirmed.
 func TestShareThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	med := k.who["mediator"]
@@ -285,6 +289,7 @@ func TestShareThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
 // A case hold whose record is created and then answered with a deadline
 // stands: no case.hold.failed.
 func TestCaseHoldThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	from := e.log.Size()
@@ -306,6 +311,7 @@ func TestCaseHoldThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
 // (paired by op) follows; before, nothing did. When they were stored and
 // the store then answered a deadline, nothing follows.
 func TestFailedKeyWrapIsCorrectedInTheLog(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	docID, _, share := e.e2eeToJoint(t, k)

@@ -21,6 +21,7 @@ import (
 // media type appears anywhere in MinIO's data directory: not in the
 // bucket's objects and metadata, not in the multipart staging area.
 func TestCanaryNeverInMinIO(t *testing.T) {
+	t.Parallel()
 	dir := os.Getenv("PARLEY_TEST_MINIO_DATA")
 	testenv.S3(t) // skips or fails like every service test when MinIO is absent
 	if dir == "" {

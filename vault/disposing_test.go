@@ -15,6 +15,7 @@ import (
 // no new document and no new version: either would go with the case
 // without vault.Dispose.
 func TestFencedCaseTakesNoUpload(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)

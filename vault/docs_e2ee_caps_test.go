@@ -17,6 +17,7 @@ import (
 // reads), and a wrap over MaxStoredWrap is refused, each with a problem
 // that says why.
 func TestE2EEWrapCaps(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)

@@ -53,6 +53,7 @@ func clientSide(t *testing.T, caseID, docID, actor string, version int, aud stri
 // with the ciphertext's SHA-256 and the plaintext size, serves the
 // ciphertext whole under its own envelope, and keeps the wrap.
 func TestE2EEUploadChecks(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -163,6 +164,7 @@ func e2eeDocID(caseID, actor string) (string, []byte) {
 // get the same refusal and the same audit entries, A's documents are
 // untouched, and B's own upload (and its retry's conflict) work as before.
 func TestE2EEUploadNamesOnlyItsOwnIDs(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)

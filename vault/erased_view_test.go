@@ -16,6 +16,7 @@ import (
 // scenario: side A's v1 "Our real bottom line 50k.pdf", then v2; v1
 // erased; the share to the joint room asked and allowed showing v2 only.
 func TestErasedVersionShowsNothingButThatItWas(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -105,6 +106,7 @@ func TestErasedVersionShowsNothingButThatItWas(t *testing.T) {
 // A version added to a document whose every version is erased does not
 // take the erased one's name (gone with it): it names itself.
 func TestVersionAfterEveryVersionErasedNamesItself(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -130,6 +132,7 @@ func TestVersionAfterEveryVersionErasedNamesItself(t *testing.T) {
 // than the document's next erasure: marking any version erased scrubs
 // every erased entry.
 func TestErasedBeforeScrubbedAtTheNextErasure(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()

@@ -114,6 +114,7 @@ func wantAllHeld(t *testing.T, e *env, store objstore.Store, caseID, docID strin
 // release cleared them after the placement and left the record saying
 // held over versions without their legal hold).
 func TestCaseHoldReleaseRacingDocumentHoldLeavesItHeld(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		r := caseReleaseMeetsDocumentHold(t, store)
 		close(r.gate.resume)
@@ -159,6 +160,7 @@ func caseReleaseMeetsDocumentHold(t *testing.T, store objstore.Store) *racingRel
 // release pass, overtaken the same way by a placement of the hold again
 // (record written, versions held) before it clears the storage holds.
 func TestDocumentHoldReleaseRacingPlacementLeavesItHeld(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		gate := newClearGate(store)
 		e := newEnv(t, gate)
@@ -195,6 +197,7 @@ func TestDocumentHoldReleaseRacingPlacementLeavesItHeld(t *testing.T) {
 // standing), and every later disposal paused on a storage hold nobody
 // could release. Now the release looks once more and clears them again.
 func TestReleaseSettingHoldsAgainForAHoldReleasedMeanwhileLeavesNothingHeld(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		r := caseReleaseMeetsDocumentHold(t, store)
 		gate, e, k, released := r.gate, r.e, r.k, r.released

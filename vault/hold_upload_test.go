@@ -31,6 +31,7 @@ func (s *holdFailingStore) SetLegalHold(ctx context.Context, key, versionID stri
 // not listed (it never became visible without its hold). Once the store
 // holds again, an upload is listed and held.
 func TestUploadUnderCaseHoldFailingHoldIsNotListed(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		fs := &holdFailingStore{Store: store}
 		e := newEnv(t, fs)

@@ -126,6 +126,7 @@ func wantListedHeld(t *testing.T, e *env, caseID, docID string) {
 // it was listed under the case hold without its storage hold. Now the
 // case hold holds every staged version too (holdStored).
 func TestUnconfirmedAdditionLandingUnderCaseHoldIsHeld(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e, s := newLateEnv(t, store)
 		k := e.newCast(t)
@@ -188,6 +189,7 @@ func TestUnconfirmedAdditionLandingUnderCaseHoldIsHeld(t *testing.T) {
 // its storage hold. Now the change refuses to list an unheld version in
 // a held document: the version is held first (errHoldFirst).
 func TestUnconfirmedVersionLandingUnderDocumentHoldIsHeld(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e, s := newLateEnv(t, store)
 		k := e.newCast(t)

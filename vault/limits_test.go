@@ -22,6 +22,7 @@ import (
 // as soon as it names one account more than the limit, and a text longer
 // than any valid audience is refused before it is read.
 func TestParseAudienceStopsAtTheLimit(t *testing.T) {
+	t.Parallel()
 	var ids []string
 	for i := range MaxAudienceUsers + 1 {
 		ids = append(ids, fmt.Sprintf("a-%d", i))
@@ -53,6 +54,7 @@ func TestParseAudienceStopsAtTheLimit(t *testing.T) {
 // and a document at most maxVersions versions; the next is refused as a
 // conflict in plain words and leaves nothing.
 func TestDocumentAndVersionLimits(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		e.vault.maxDocs, e.vault.maxVersions = 3, 2
@@ -90,6 +92,7 @@ func TestDocumentAndVersionLimits(t *testing.T) {
 // MaxVersionsPerDocument versions of the longest names and media types
 // stays well within a metastore record.
 func TestVersionLimitKeepsRecordSmall(t *testing.T) {
+	t.Parallel()
 	d := docRecord{ID: "d-" + strings.Repeat("x", 30), Case: "c-" + strings.Repeat("x", 30), Class: ClassEvidence}
 	for i := range MaxVersionsPerDocument {
 		d.Versions = append(d.Versions, VersionInfo{Version: i + 1, Name: strings.Repeat("<", MaxNameLen),
@@ -110,6 +113,7 @@ func TestVersionLimitKeepsRecordSmall(t *testing.T) {
 // never take either past it: exactly the free places are taken, the rest
 // are refused as conflicts, and a refused upload leaves nothing behind.
 func TestDocumentLimitUnderConcurrentUploads(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		const limit, racers = 4, 12
@@ -195,6 +199,7 @@ func countObjects(t *testing.T, store objstore.Store, prefix string) (n int) {
 // crashed between its count and its document record holds the place
 // only until it is stale; the next count removes it.
 func TestCrashedUploadFreesItsPlace(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e, k, med := oneDocShort(t, store)
 		ctx := t.Context()
@@ -256,6 +261,7 @@ func uploadEntriesTrue(t *testing.T, e *env, k *cast, from int64) (uploads, fail
 // (before, its entry was appended before the claim and stayed, naming an
 // upload that never happened).
 func TestUploadRefusedAtItsClaimLeavesNoEntry(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e, k, med := oneDocShort(t, store)
 		ctx := t.Context()
@@ -295,6 +301,7 @@ func TestUploadRefusedAtItsClaimLeavesNoEntry(t *testing.T) {
 // version could become visible) is followed by doc.upload.failed with
 // its op and cause "conflict". Before, it stood uncorrected.
 func TestVersionRefusedAtTheLimitIsCorrectedInTheLog(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		e.vault.maxVersions = 2
@@ -336,6 +343,7 @@ func TestVersionRefusedAtTheLimitIsCorrectedInTheLog(t *testing.T) {
 // the mediators' reserve, so one side filling the case cannot stop the
 // mediators; the mediators fill it to maxDocs.
 func TestPartiesLeaveTheMediatorsTheirReserve(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	e.vault.maxDocs, e.vault.reserve = 4, 2
 	k := e.newCast(t)
@@ -364,6 +372,7 @@ func TestPartiesLeaveTheMediatorsTheirReserve(t *testing.T) {
 // counted, an upload that was refused does not count, and the case's
 // mediators are not limited.
 func TestNewDocumentsPerPersonPerDay(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	e.vault.perDay = 2
 	k := e.newCast(t)

@@ -37,6 +37,7 @@ var matrix = map[string][5]string{
 // TestAuthorizationMatrix exercises every role × audience × action through
 // the vault service on real storage and compares with the table.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -129,6 +130,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // A refusal is audited, and a document the actor may not know of is not
 // found rather than forbidden.
 func TestRefusalsAuditedAndHidden(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)

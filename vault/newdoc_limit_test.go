@@ -20,6 +20,7 @@ import (
 // keeps its place counted. Before, any error gave the place back, so a
 // document that stood did not count against the day's limit.
 func TestNewDocumentGivenBackOnlyWhenRefused(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		f := &failKey{Store: store}
 		e := newEnv(t, f)
@@ -90,6 +91,7 @@ func TestNewDocumentGivenBackOnlyWhenRefused(t *testing.T) {
 // other failure as it is), so its staged version is deleted and the
 // uploader told it was not added, not "may still appear" (review L5).
 func TestConflictExhaustionIsARefusal(t *testing.T) {
+	t.Parallel()
 	exhausted := fmt.Errorf("vault/c/docs/d: %w after 8 attempts", metastore.ErrConflict)
 	if !refusedWrite(exhausted) {
 		t.Error("a change refused on every attempt is not taken as refused")

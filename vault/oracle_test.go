@@ -72,6 +72,7 @@ func (c *countingStore) List(ctx context.Context, prefix string, fn func(objstor
 // Timing itself is measured by BenchmarkRefusedVsMissing (BENCHMARKS.md);
 // this test checks the cause structurally.
 func TestRefusedAndMissingDocumentsAlike(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		cs := &countingStore{Store: store}
 		e := newEnv(t, cs)

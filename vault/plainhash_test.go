@@ -14,6 +14,7 @@ import (
 // given it, by Get or by a hold's answer, any more than its name or
 // hash. The review found PlainSHA256 left in.
 func TestRecordsStaffSeeNoPlaintextHash(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)

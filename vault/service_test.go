@@ -22,6 +22,7 @@ import (
 )
 
 func TestUploadVersionsDownload(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -85,6 +86,7 @@ func TestUploadVersionsDownload(t *testing.T) {
 
 // Concurrent uploads to one document get distinct version numbers.
 func TestConcurrentVersions(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -121,6 +123,7 @@ func TestConcurrentVersions(t *testing.T) {
 // TestTampering: changing the stored ciphertext in any way makes the
 // download fail with an integrity error.
 func TestTampering(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -233,6 +236,7 @@ func etagOf(t *testing.T, e *env, key string) string {
 }
 
 func TestShare(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -322,6 +326,7 @@ func TestShare(t *testing.T) {
 // Mediator notes stay with the mediators, whatever anyone asks; records
 // staff see that they exist, without names.
 func TestMediatorNotesAndRecordsView(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -362,6 +367,7 @@ func TestMediatorNotesAndRecordsView(t *testing.T) {
 // Audit entries for uploads, downloads and shares hold ids, enums and
 // keyed hashes; never names, content or plain hashes.
 func TestAuditEntriesCarryNoContent(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -395,6 +401,7 @@ func TestAuditEntriesCarryNoContent(t *testing.T) {
 }
 
 func TestHoldAndCryptoErase(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -450,6 +457,7 @@ func TestHoldAndCryptoErase(t *testing.T) {
 // An upload over the limit fails as too large and leaves nothing behind:
 // no document, no ciphertext object.
 func TestTooLargeLeavesNothing(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		e.vault.maxSize = 3 * SegmentSize
@@ -474,6 +482,7 @@ func TestTooLargeLeavesNothing(t *testing.T) {
 }
 
 func TestUploadValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, mustDir(t))
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -523,6 +532,7 @@ func mustDir(t *testing.T) objstore.Store {
 // Nothing readable lands in a directory store: not the content, not the
 // name, not the media type.
 func TestNoPlaintextOnDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	store, err := objstore.OpenDir(dir)
 	if err != nil {
@@ -553,6 +563,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 // Rotating the master key rewraps case keys only; every document still
 // opens under the new key, and the old key opens nothing.
 func TestMasterKeyRotationKeepsDocuments(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)

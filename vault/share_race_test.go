@@ -41,6 +41,7 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 // newly gained access would see a version nobody reviewed for them. The
 // refused version leaves no object behind.
 func TestVersionUploadRacingAShareIsRefused(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		k := e.newCast(t)
@@ -111,6 +112,7 @@ func (g *gatePuts) Put(ctx context.Context, key string, r io.Reader, size int64,
 // Dispose (the whole document). Before, the request was answered as made
 // and its record stayed until the case went.
 func TestShareRequestRacingErasureGoesWithIt(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		versions int

@@ -18,6 +18,7 @@ import (
 // would have had it named to side A. A version recorded before sides
 // were recorded per version is named to its own uploader only.
 func TestShowsJudgesAVersionByTheSideItWasAddedAs(t *testing.T) {
+	t.Parallel()
 	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()

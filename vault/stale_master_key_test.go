@@ -17,6 +17,7 @@ import (
 // documents, and once the old key is destroyed nobody could. It is refused,
 // and nothing is left under keys/ for the new master key to trip on.
 func TestStaleNodeCreatesNoCaseKeyAfterRotation(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		ctx := t.Context()
 		e := newEnv(t, store) // the node, on master key A

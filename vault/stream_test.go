@@ -39,6 +39,7 @@ func open(key, sealed []byte, b Binding, v *Verify) ([]byte, error) {
 }
 
 func TestStreamRoundTrip(t *testing.T) {
+	t.Parallel()
 	key := randomBytes(32)
 	for _, size := range []int{0, 1, 100, SegmentSize - 1, SegmentSize, SegmentSize + 1, 2 * SegmentSize, 3*SegmentSize + 17} {
 		for _, chunk := range []int{1 << 20, 4096, 7} {
@@ -63,6 +64,7 @@ func TestStreamRoundTrip(t *testing.T) {
 }
 
 func TestStreamIsRandomisedAndHidesPlaintext(t *testing.T) {
+	t.Parallel()
 	key := randomBytes(32)
 	plain := bytes.Repeat([]byte("CANARY-stream "), 10000)
 	a, b := seal(t, key, plain, testBinding, 1<<20), seal(t, key, plain, testBinding, 1<<20)
@@ -77,6 +79,7 @@ func TestStreamIsRandomisedAndHidesPlaintext(t *testing.T) {
 // Every kind of damage is an ErrIntegrity, and no byte of a damaged
 // segment is ever returned.
 func TestStreamTampering(t *testing.T) {
+	t.Parallel()
 	key := randomBytes(32)
 	plain := randomBytes(3*SegmentSize + 1000) // 4 segments
 	sealed := seal(t, key, plain, testBinding, 1<<20)
@@ -127,6 +130,7 @@ func TestStreamTampering(t *testing.T) {
 
 // The recorded size and SHA-256 are checked before the last bytes go out.
 func TestStreamVerifyWithholdsLastSegment(t *testing.T) {
+	t.Parallel()
 	key := randomBytes(32)
 	plain := randomBytes(2*SegmentSize + 10)
 	sealed := seal(t, key, plain, testBinding, 1<<20)
@@ -146,6 +150,7 @@ func TestStreamVerifyWithholdsLastSegment(t *testing.T) {
 }
 
 func TestStreamRanges(t *testing.T) {
+	t.Parallel()
 	key := randomBytes(32)
 	size := int64(3*SegmentSize + 1234)
 	plain := randomBytes(int(size))
@@ -192,6 +197,7 @@ func flip(b []byte, i int) []byte {
 
 // sealInto (the upload path) writes exactly the Writer's format.
 func TestSealIntoMatchesFormat(t *testing.T) {
+	t.Parallel()
 	key := randomBytes(32)
 	for _, size := range []int{0, 1, SegmentSize - 1, SegmentSize, SegmentSize + 1, 2 * SegmentSize, 5*SegmentSize + 3} {
 		plain := randomBytes(size)

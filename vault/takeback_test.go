@@ -78,6 +78,7 @@ func (s *takeBackStore) Delete(ctx context.Context, key, versionID string) error
 // the document, left listed without its hold, is said in a WARN naming it
 // (before: nothing said so, unlike AddVersion's take-back).
 func TestNewDocumentNotTakenBackIsWarned(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		ts := &takeBackStore{Store: store}
 		e := newEnv(t, ts)
@@ -138,6 +139,7 @@ func (s *afterRecordStore) Put(ctx context.Context, key string, r io.Reader, siz
 // reason: the upload answers it and it stays listed (before: those
 // checks failed on the ended context and the document was taken back).
 func TestNewDocumentStaysWhenTheCallerLeaves(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		as := &afterRecordStore{Store: store}
 		e := newEnv(t, as)

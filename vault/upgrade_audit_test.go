@@ -32,6 +32,7 @@ func (l *lockedStore) Delete(ctx context.Context, key, vid string) error {
 // — ids, the version, a reason code and how many copies were left — and
 // none of the store's messages (object keys, version ids) is in it.
 func TestUpgradeIncompleteAudited(t *testing.T) {
+	t.Parallel()
 	dir, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ func (s *beforeDocWrite) Put(ctx context.Context, key string, r io.Reader, size 
 // document record finds it erased and answers gone, rather than writing
 // the new hashes back onto the erased entry.
 func TestUpgradeRacingAnErasureWritesNoHashesBack(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		st := &beforeDocWrite{Store: store}
 		e := newEnv(t, st)
@@ -102,6 +103,7 @@ func (s *landsThenConflicts) Put(ctx context.Context, key string, r io.Reader, s
 // Before, the retry compared hashes, blank once erased, and listed a
 // second, non-erased version 2.
 func TestVersionLandedThenErasedIsNotListedTwice(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		st := &landsThenConflicts{Store: store}
 		e := newEnv(t, st)

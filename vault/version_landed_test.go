@@ -62,6 +62,7 @@ func (e *env) listedVersions(t *testing.T, caseID, docID string) []int {
 // better than a listed version without bytes) and doc.upload.unknown
 // follows. A write that did not land still takes its staged version away.
 func TestAddVersionThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	med := k.who["mediator"]
@@ -138,6 +139,7 @@ func TestAddVersionThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 // version (before, it was deleted: the document was listed without its
 // bytes).
 func TestUploadThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	med := k.who["mediator"]
@@ -234,6 +236,7 @@ func TestUploadThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 // conditional write answering "changed meanwhile"): the version stands,
 // listed once, with no correction in the log.
 func TestRetriedVersionWriteIsNotListedTwice(t *testing.T) {
+	t.Parallel()
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	med := k.who["mediator"]

@@ -11,8 +11,11 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,4 +108,70 @@ func OnEachStore(t *testing.T, f func(t *testing.T, store objstore.Store)) {
 		}
 		f(t, store)
 	})
+}
+
+// BucketsCopyable reports whether CopyBucket can copy a bucket here: the
+// test MinIO's address and its data directory (PARLEY_TEST_MINIO_DATA,
+// which scripts/services.sh sets) are both known.
+func BucketsCopyable() bool {
+	for _, n := range []string{"PARLEY_TEST_S3_ENDPOINT", "PARLEY_TEST_S3_ACCESS_KEY", "PARLEY_TEST_S3_SECRET_KEY", "PARLEY_TEST_MINIO_DATA"} {
+		if os.Getenv(n) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// CopyBucket makes a new bucket of the test MinIO holding what bucket src
+// holds: every version of every object with its version id, its legal
+// hold and its time, and every delete marker, which no S3 request can
+// copy (a copied object is a new version with a new id). It copies src's
+// directory in MinIO's data directory into the new bucket's: the MinIO
+// that scripts/services.sh starts runs on one drive, where a bucket is a
+// directory holding a directory per object (its xl.meta, which records its
+// versions, and the data of those too large to be inlined). src must not
+// change while it is copied. The copy is checked (both buckets list the
+// same versions) before it is returned, so a MinIO that lays its drive out
+// otherwise fails the test rather than give it another world. Only where
+// BucketsCopyable.
+func CopyBucket(t testing.TB, src objstore.S3Config) (objstore.S3Config, *objstore.S3) {
+	t.Helper()
+	data := need(t, "PARLEY_TEST_MINIO_DATA")[0]
+	ctx := t.Context()
+	from, err := objstore.OpenS3(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := S3(t)
+	cfg.Region = src.Region
+	to, err := objstore.OpenS3(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(data, src.Bucket)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("copying bucket %s in MinIO's data directory: %v", src.Bucket, err)
+	}
+	for _, ent := range entries {
+		if err := os.CopyFS(filepath.Join(data, cfg.Bucket, ent.Name()), os.DirFS(filepath.Join(dir, ent.Name()))); err != nil {
+			t.Fatalf("copying bucket %s in MinIO's data directory: %v", src.Bucket, err)
+		}
+	}
+	versions := func(s *objstore.S3) []string {
+		var out []string
+		if err := s.VersionsUnder(ctx, "", func(v objstore.Version) error {
+			out = append(out, fmt.Sprintf("%s@%s %v %d", v.Key, v.VersionID, v.DeleteMarker, v.Size))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want, got := versions(from), versions(to)
+	if !slices.Equal(got, want) {
+		t.Fatalf("bucket %s copied by its directory in MinIO's data directory lists %d versions, not the %d of %s: this MinIO does not keep a bucket as a directory",
+			cfg.Bucket, len(got), len(want), src.Bucket)
+	}
+	return cfg, to
 }
