@@ -604,7 +604,7 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
           h("li", {}, `Only do this if the program told you ${m.name} is joining this case.`)),
         number,
         h("div", { class: "row" }, yes, cancel)));
-      yes.focus();
+      cancel.focus(); // not Admit: Enter pressed twice must not admit
       // The name is the server's word; the safety number (from the devices' keys) is what can be compared by phone.
       sc.safetyNumber(m.accountId).then(
         (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),
