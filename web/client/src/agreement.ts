@@ -437,14 +437,14 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         savePressedAt = 0;
         // Changes begun on an older version, or a version someone signed, are replaced only after a question in the
         // page that names what goes (the server checks the base too).
-        if (stale || signedBy.length) { await ask("save", cur, "agreement-save-confirm"); return; }
+        if (stale || signedBy.length) { await ask("save", cur); return; }
         await doSave();
       };
       // Unsaved changes can be dropped, after a confirmation that says what goes.
       const discard = h("button", { type: "button", id: "agreement-discard" }, "Discard my changes") as HTMLButtonElement;
       const unsaved = h("p", { class: "note", id: "agreement-unsaved" }, "Not saved yet: only you see these changes until you save them.");
       discard.hidden = unsaved.hidden = !edit.base;
-      discard.onclick = () => ask("discard", cur, "agreement-discard-confirm");
+      discard.onclick = () => ask("discard", cur);
       const doDiscard = async () => {
         asking = "";
         edit = { base: 0, text: "" };
@@ -470,7 +470,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     }
     if (ag.mayDraft && ag.state === "signed" && !ag.filed) {
       const file = h("button", { type: "button", id: "agreement-file", disabled: filing }, "File the signed agreement") as HTMLButtonElement;
-      file.onclick = () => ask("file", cur, "agreement-file-confirm");
+      file.onclick = () => ask("file", cur);
       const doFile = async () => {
         if (filing) return;
         asking = "";
@@ -510,12 +510,16 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     }
   }
 
-  /** Opens the mediator's question what (for version v) in the page and puts the focus on its confirming button. */
-  async function ask(what: "save" | "discard" | "file", v: number, focus: string): Promise<void> {
+  /**
+   * Opens the mediator's question what (for version v) in the page and puts
+   * the focus on the question, not on its confirming button: Enter pressed
+   * twice must not save, discard or file.
+   */
+  async function ask(what: "save" | "discard" | "file", v: number): Promise<void> {
     asking = what;
     askedAt = v;
     await draw();
-    document.getElementById(focus)?.focus();
+    document.getElementById(`agreement-${what}-question`)?.focus();
   }
 
   /**
@@ -525,7 +529,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   function askBox(what: "save" | "discard" | "file", question: string, lines: string[], act: string, yes: () => Promise<void>, no = "Cancel"): HTMLElement {
     const back = async () => { asking = ""; await draw(); document.getElementById("agreement-" + what)?.focus(); };
     return h("div", { class: "confirm", role: "alertdialog", id: `agreement-${what}-ask`, "aria-labelledby": `agreement-${what}-question`, "aria-describedby": `agreement-${what}-what` },
-      h("p", { id: `agreement-${what}-question` }, h("strong", {}, question)),
+      h("p", { id: `agreement-${what}-question`, tabindex: "-1" }, h("strong", {}, question)),
       h("ul", { id: `agreement-${what}-what` }, ...lines.filter((l) => l).map((l) => h("li", {}, l))),
       h("div", { class: "row" },
         h("button", { type: "button", class: what === "discard" ? "danger" : "primary", id: `agreement-${what}-confirm`, onclick: () => void yes() }, act),
@@ -560,7 +564,8 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     btn.onclick = async () => {
       confirming = v;
       await draw();
-      document.getElementById("agreement-sign-confirm")?.focus();
+      // The question has the focus, not the button: Enter pressed twice must not sign.
+      document.getElementById("agreement-sign-question")?.focus();
     };
     const sign = async () => {
       if (signing) return;
@@ -600,7 +605,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // Blanks left in [square brackets] ("[amount owed, payment plan, dates]"): said, not enforced.
     const blanks = text.match(/\[[^\]\n]{1,200}\]/g) ?? [];
     const asking = confirming === v ? h("div", { class: "confirm", role: "alertdialog", id: "agreement-sign-ask", "aria-labelledby": "agreement-sign-question" },
-      h("p", { id: "agreement-sign-question" }, h("strong", {}, `Sign version ${v} of the agreement for “${ctx.caseTitle()}”?`),
+      h("p", { id: "agreement-sign-question", tabindex: "-1" }, h("strong", {}, `Sign version ${v} of the agreement for “${ctx.caseTitle()}”?`),
         " Everyone, including the other side, will see that you signed. You cannot take a signature back."),
       blanks.length ? h("p", { class: "error", id: "agreement-sign-blanks" }, blanks.length === 1
         ? `This version still has a blank to fill in: “${blanks[0]}”. You can still sign, but ask the mediator first if you are not sure what it means.`

@@ -58,6 +58,8 @@ function forPeople(p: Partial<Problem>): string | undefined {
   if (!d || internalWords.test(d)) return undefined;
   const type = p.type?.startsWith(W.ProblemTypeBase) ? p.type.slice(W.ProblemTypeBase.length) : "";
   if (peopleTypes.has(type)) return d;
+  // keydir's limit on open pairings, in the words of the button that opens one (a pairing lapses after 10 minutes).
+  if (type === "conflict" && /^at most \d+ pairings may be open at once/.test(d)) return "too many new devices are waiting to be added. Wait 10 minutes, then press “Add a device” again";
   if ((type === "conflict" || type === "gone") && peopleSentences.some((r) => r.test(d))) return d;
   return undefined;
 }

@@ -209,9 +209,9 @@ function inviteFailed(e: unknown): void {
   let again = true;
   let more: HTMLElement[] = [];
   if (type === "already-joined" || (status === 410 && /link back in/.test(e instanceof APIError ? e.problem.detail ?? "" : ""))) {
-    words = "This link cannot be used: someone with your name has already joined this mediation with another link — most likely you, on another phone, computer or browser.";
-    more = [h("p", {}, "Ask your mediator for a “link back in”. It brings you back as yourself. On a phone or computer you have not used for this mediation before, earlier messages cannot be opened until you link it from one you used before."),
-      h("p", { class: "note" }, "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.")];
+    words = "This invitation link was already used to join this mediation as you.";
+    more = [h("p", { id: "joined-if-you" }, "If that was you, on another phone, computer or browser, ask your mediator for a “link back in”. It brings you back as yourself. On a phone or computer you have not used for this mediation before, earlier messages cannot be opened until you link it from one you used before. Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far."),
+      h("p", { id: "joined-not-you", class: "refusal" }, "If you have not opened this mediation before, someone else may have used your link: don't write anything, and phone your mediator now so they can end that access.")];
     again = false;
   } else if (status === 410 && /now also uses/.test(e instanceof APIError ? e.problem.detail ?? "" : "")) {
     // cases.ErrLinkShared: the address it was emailed to is now someone
@@ -219,8 +219,8 @@ function inviteFailed(e: unknown): void {
     words = "This link no longer works: the email address it was sent to is now also used by someone else in this mediation. Please ask your mediator for a new link; they will give it to you in person or by phone.";
     again = false;
   } else if (status === 410) {
-    words = "This link has expired or was already used. Please ask your mediator for a new link.";
-    more = [h("p", {}, "If you have already joined and your mediator has your email address, you can also get a new link yourself, at once:"),
+    words = "This link has expired or was already used. Please ask your mediator for a new link. If you did not use it, tell your mediator.";
+    more = [h("p", {}, "If you confirmed your email address in Parley, you can also get a link yourself:"),
       h("div", { class: "row" }, h("a", { href: "/app", id: "get-email-link" }, "Get a link by email"))];
     again = false;
   } else if (status === 409) {
@@ -458,12 +458,14 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
       hideAccountButtons();
+      // The case's title often names the parties: off the screen with the case.
+      $("case-title").textContent = "";
       // A party whose way back is a link reads plain text, not an error
       // (nothing they did was wrong), and gets the email-link button, as
       // on the come-back page (reentry.ts). A disabled account, or staff
       // signed out by a password change, still reads it as a problem.
       const page = () => main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: w.emailLink ? "" : "error" }, w.text),
-        ...(w.emailLink ? [h("p", {}, "If your mediator has your email address, you can also get a link yourself:"),
+        ...(w.emailLink ? [h("p", {}, "If you confirmed your email address in Parley, you can also get a link yourself:"),
           h("div", { class: "row" }, emailLinkButton(main(), page))] : []));
       page();
     });
@@ -608,7 +610,7 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
           h("li", {}, `Only do this if the program told you ${m.name} is joining this case.`)),
         number,
         h("div", { class: "row" }, yes, cancel)));
-      yes.focus();
+      cancel.focus(); // not Admit: Enter pressed twice must not admit
       // The name is the server's word; the safety number (from the devices' keys) is what can be compared by phone.
       sc.safetyNumber(m.accountId).then(
         (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),

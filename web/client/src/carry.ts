@@ -204,10 +204,12 @@ function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
         }
       },
     }, yes);
+    const question = h("p", { tabindex: "-1", class: "carry-confirm-q" }, words);
     out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": yes },
-      h("p", {}, words),
+      question,
       h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
-    go.focus();
+    // The question has the focus, not the button: Enter pressed twice must not act.
+    question.focus();
   };
   buttons.append(
     h("button", {

@@ -63,7 +63,7 @@ const audience = (text: string, id?: string) => h("p", { class: "banner room-med
  * A deliberate confirmation for something that cannot be undone, in the
  * markup of closing a case and stepping off: the question names the action,
  * the list says what follows and who will see it, and focus moves to the
- * button that does it. "Go back to the form" leaves the form as it was and
+ * question (not the button that does it: Enter pressed twice must not do it). "Go back to the form" leaves the form as it was and
  * puts focus back on the button that asked. The button is pressed once: it
  * stays disabled while the server answers.
  */
@@ -79,10 +79,10 @@ function confirmStep(box: HTMLElement, id: string, question: string, what: (Node
   }) as HTMLButtonElement;
   yes.textContent = yesWords;
   box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": id + "-q", "aria-describedby": id + "-what" },
-    h("p", { id: id + "-q" }, h("strong", {}, question)),
+    h("p", { id: id + "-q", tabindex: "-1" }, h("strong", {}, question)),
     h("ul", { id: id + "-what" }, ...what.map((w) => h("li", {}, w))),
     h("div", { class: "row" }, yes, h("button", { type: "button", id: id + "-back", onclick: () => { box.replaceChildren(); asker?.focus(); } }, "Go back to the form"))));
-  yes.focus();
+  document.getElementById(id + "-q")?.focus();
 }
 
 /** Names in a sentence: "A", "A and B", "A, B and C". */

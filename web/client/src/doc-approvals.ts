@@ -142,11 +142,12 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
       const yes = h("button", { type: "button", class: "primary share-request-yes", onclick: () => void answer(r, confirming!.allow) },
         confirming.allow ? "Yes, allow it" : "Yes, decline");
       li.append(h("div", { class: "confirm", role: "alertdialog", "aria-label": confirming.allow ? "Confirm allowing the share" : "Confirm declining the share", "aria-describedby": "share-request-confirm-" + r.id },
-        h("p", { id: "share-request-confirm-" + r.id }, confirming.allow
+        h("p", { id: "share-request-confirm-" + r.id, tabindex: "-1" }, confirming.allow
           ? `Allow the mediator to show ${what} to ${to} — ${gainingWords(r)} will be able to open ${earlier.length ? "every one of them" : "it"}. This cannot be undone.`
           : `Decline showing “${name}” to ${to}? It stays within your side; the mediator is told you declined.`),
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { confirming = null; render(); } }, "Cancel"))));
-      queueMicrotask(() => (yes as HTMLButtonElement).focus());
+      // The question has the focus, not the button: Enter pressed twice must not answer.
+      queueMicrotask(() => document.getElementById("share-request-confirm-" + r.id)?.focus());
     } else {
       li.append(h("div", { class: "row" },
         h("button", { type: "button", class: "share-request-allow", onclick: () => { confirming = { id: r.id, allow: true }; note = ""; render(); } }, "Allow…"),

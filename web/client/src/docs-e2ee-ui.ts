@@ -222,6 +222,19 @@ export interface PlainSource {
 }
 
 /**
+ * The words when this device cannot wrap a document's key for everyone in
+ * its audience (someone in it has no device in the case's signed membership
+ * yet): plain words, no "audience" or "signed membership" (docs-upgrade.ts
+ * tells it apart by its class).
+ */
+export class CannotLockYet extends Error {
+  constructor() {
+    super("This phone or computer can't lock the file for everyone who may see it yet: someone there hasn't finished joining. Nothing was saved. Try again in a minute, upload it without the extra lock, or ask your mediator.");
+    this.name = "CannotLockYet";
+  }
+}
+
+/**
  * Encrypts file on this device for audience (a fresh key for version 1 of
  * a new document, wrapped for the audience's devices after checking the
  * signed membership) and uploads it. Rejects with words to show. With
@@ -250,7 +263,7 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSo
     wrap = await wrapForAudience(sess, docID, version, audience, bindName(label.name, label.mediaType), key);
   } catch {
     key.fill(0);
-    throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
+    throw new CannotLockYet();
   }
   const need = ciphertextSize(file.size);
   try {
@@ -389,14 +402,14 @@ export async function wrapsForShare(caseID: string, sess: DocSession, d: Documen
       throw e;
     }
     if (!k) throw new Error(noKeyWords(d.name ?? "this document") + " Only a device that holds a document's keys can share it.");
-    if (k.audience !== d.audience) { k.key.fill(0); throw new Error("The server describes this document's audience differently from its signed keys, so it was not shared. Tell your program's administrator."); }
+    if (k.audience !== d.audience) { k.key.fill(0); throw new Error("The server says different people may see this document than its locked keys say, so it was not shared. Tell your program's administrator."); }
     let wrap: Uint8Array;
     try {
       // The new keys carry the binding the opened ones carry (the
       // uploader's), never one made from the name the server shows now.
       wrap = await wrapForAudience(sess, d.id, v.version, audience, k.name, k.key);
     } catch {
-      throw new Error("This device cannot give the new audience the keys yet: the case's signed membership does not list all of them with a device. Nothing was shared. Try again once they have joined.");
+      throw new Error("This phone or computer can't give the keys to everyone who should see it yet: someone there hasn't finished joining (their phone or computer is not set up in this case yet). Nothing was shared. Try again once they have joined.");
     } finally {
       k.key.fill(0);
     }

@@ -24,7 +24,7 @@ import { APIError, call, casePath } from "./api";
 import type { Document } from "./api";
 import { IntegrityError, RelabelledError, Sha256 } from "./docs-e2ee";
 import type { DocSession } from "./docs-e2ee";
-import { shownLabel, signedAudience, uploadE2EE, versionKey } from "./docs-e2ee-ui";
+import { CannotLockYet, shownLabel, signedAudience, uploadE2EE, versionKey } from "./docs-e2ee-ui";
 import type { PlainSource, Progress } from "./docs-e2ee-ui";
 import * as W from "./wire_gen";
 import { h } from "./dom";
@@ -208,8 +208,8 @@ function failureWords(name: string, e: unknown): string {
     if (e.status === 0) return `${as}: the connection was lost. It stays as it was; try again.`;
     return `${as}: the server could not store it just now. It stays as it was; try again in a minute.`;
   }
-  if (e instanceof Error && e.message.startsWith("This device cannot encrypt")) {
-    return `${as}: this device cannot encrypt for its audience yet, because the case's signed membership does not list all of them with a device. It stays as it was; try again once they have joined.`;
+  if (e instanceof CannotLockYet) {
+    return `${as}: this phone or computer can't lock it for everyone who may see it yet, because someone there hasn't finished joining (their phone or computer is not set up in this case yet). It stays as it was; try again once they have joined.`;
   }
   if (e instanceof Error && e.message.startsWith("this device holds no key")) return `${as}: some of its versions are already end-to-end encrypted and this device holds no key for them.`;
   return `${as}: something went wrong on this device. It stays as it was; try again.`;

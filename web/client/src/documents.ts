@@ -229,8 +229,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const approvals = mountApprovals(requestsBox, { caseID: ctx.caseID, meID: ctx.meID, mediator: ctx.mediator, c: ctx.c,
     roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs, keys: ctx.keys });
   sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, requestsBox, listBox, formBox,
-    h("p", { class: "note" }, "Every document is stored encrypted, and only the people named on it can open it. " +
-      "A document with the extra lock can be opened only on those people's own phones and computers: not even Parley's staff can open it. This list updates by itself."));
+    h("p", { class: "note", id: "docs-who" }, "Parley shows every document only to the people named on it, and stores it encrypted. " +
+      "Without the extra lock, Parley's service holds the key. With the extra lock, only those people's own phones and computers can open it, not even Parley's staff. This list updates by itself."));
   if (ctx.e2ee) {
     // Decrypted copies handed over are deleted a minute later, at sign-out,
     // or (best effort) when the page goes; what a closed page left is swept

@@ -46,6 +46,11 @@ const localTime = (t: string, seconds = false) => new Intl.DateTimeFormat(undefi
 /** A plan in words, distinct from the others listed (never its id): when it was made (the viewer's time), by whom, and the day it covers. */
 const planWords = (p: { created: string; planner: string; asOf: string }, seconds = false) =>
   `Plan made ${localTime(p.created, seconds)} by ${who(p.planner)}, for records due by ${day(p.asOf)}`;
+/** A case the export's k (the smallest group of alike cases) leaves out or blurs, in words: "the only one of its kind" for k = 2. */
+function aloneWords(k: number): string {
+  return k <= 2 ? "a case that would be the only one of its kind" : `a case that would be one of fewer than ${k} of its kind`;
+}
+
 /** planWords for each of ps, to the second where two would read alike to the minute, numbered where even that is alike. */
 const planLabels = (ps: { created: string; planner: string; asOf: string }[]): string[] => {
   const count = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
@@ -143,9 +148,15 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
   // As the server takes them (retention MaxReasonLen, MaxAuthorityLen).
   const authority = h("input", { id: "hold-authority-" + l.id, type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
+  // The form's title: once the whole case is held, the form adds another hold (another reason or authority).
+  const formTitle = h("p", { class: "hold-form-title", id: "hold-form-title-" + l.id }, h("strong", {}, "Hold the whole case"));
+  const submit = h("button", { type: "submit" }, "Hold the whole case");
   const refresh = async () => {
     try {
       const hs = (await api.holds(l.id, false)).filter((x) => !x.released);
+      const held = hs.some((x) => !x.doc);
+      formTitle.firstElementChild!.textContent = held ? "Add another hold on the whole case (another reason or authority)" : "Hold the whole case";
+      submit.textContent = held ? "Add this hold" : "Hold the whole case";
       const docs = await api.documents(l.id);
       ul.replaceChildren(...(docs.length ? docs.map((d) => recordsItem(l.id, d, hs, refresh)) : [h("li", { class: "note" }, "No documents.")]));
       caseList.replaceChildren(...hs.map((x) => caseHoldItem(l.id, x, refresh)),
@@ -153,7 +164,7 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
     } catch (e) { caseList.replaceChildren(h("li", { class: "error" }, errText(e))); }
   };
   const form = h("form", {
-    class: "hold-form",
+    class: "hold-form", "aria-labelledby": formTitle.id,
     onsubmit: async (e: Event) => {
       e.preventDefault();
       try {
@@ -163,10 +174,10 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
         await refresh();
       } catch (x) { out.textContent = "Not placed: " + errText(x); }
     },
-  }, h("div", { class: "row" },
+  }, formTitle, h("div", { class: "row" },
     h("div", {}, h("label", { for: reason.id }, "Why (for example: complaint received)"), reason),
     h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
-    h("button", { type: "submit" }, "Hold the whole case")), out);
+    submit), out);
   box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
     // No reference to quote: Parley's own number for it, secondary, for asking support or the program, with a button to copy it.
     l.reference ? "" : h("span", { class: "ref-number" }, " · Parley number ", h("code", { class: "hash" }, l.id), " ", copyNumber(l.id))),
@@ -525,7 +536,7 @@ function exportForm(): HTMLElement {
         saveFile(`parley-evaluation-${from.value}-to-${to.value}.${format.value}`, blob);
         out.replaceChildren(h("p", {}, "The export was downloaded."), h("ul", {},
           h("li", {}, `${report.rows} rows (one per case opened in the dates chosen)`),
-          h("li", {}, `${report.suppressed} rows left out so that no case can be picked out (fewer than ${report.k} alike)`),
+          h("li", {}, `${report.suppressed} rows left out so that no case can be picked out (each was ${aloneWords(report.k)})`),
           h("li", {}, `${report.generalized} values made less precise for the same reason`),
           h("li", {}, `${report.commentsDropped} free-text comments left out`),
           h("li", { class: "note" }, "SHA-256 of the file: " + report.sha256)));
@@ -539,7 +550,7 @@ function exportForm(): HTMLElement {
     yes.onclick = () => { confirmSlot.replaceChildren(); void run(); };
     confirmSlot.replaceChildren(h("div", { class: "confirm", id: "export-confirm", role: "group", "aria-labelledby": "export-confirm-what" },
       h("p", { id: "export-confirm-what" }, h("strong", {}, `Download an anonymous table of the cases opened from ${longDay(from.value)} up to (not including) ${longDay(to.value)}?`),
-        ` One row per case: no names, messages or documents; a case in a group of fewer than ${k.value} alike is left out or made less precise. ` +
+        ` One row per case: no names, messages or documents; ${aloneWords(Number(k.value))} is left out or made less precise. ` +
         "Once downloaded, the file is out of Parley's hands: anyone you give it to can read it, and it cannot be called back. The audit log records that you made it, with the file's SHA-256."),
       h("p", {}, h("label", { for: tick.id, class: "check" }, tick, " I understand: once downloaded, this file is out of Parley's hands")),
       h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => confirmSlot.replaceChildren() }, "Cancel"))));

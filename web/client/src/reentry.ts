@@ -57,7 +57,7 @@ export function comeBackPage(main: HTMLElement): Promise<void> {
         ? "To come back, ask your mediator for a new link. It brings you back as yourself, but this browser will not show your earlier messages: to read them here, add this browser from another phone or computer where you use Parley (“Add a device” there)."
         : "To come back, ask your mediator for a new link. It brings you back as yourself, with your conversations and documents — nothing is lost."),
       h("p", { class: "note" }, "If you still have the link you used before, it will not work again: each link works once."),
-      h("p", {}, "If your mediator has your email address, you can also get a link yourself:"),
+      h("p", {}, "If you confirmed your email address in Parley, you can also get a link yourself:"),
       h("div", { class: "row" }, emailLinkButton(main, () => { main.replaceChildren(page); })),
       h("div", { class: "row" }, h("button", {
         type: "button", id: "staff-sign-in", onclick: () => {

@@ -301,7 +301,8 @@ function confirmClose(r: DefinedRoom, out: HTMLElement): void {
     },
   }, `Yes, close ${r.label}`);
   out.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "close-room-q", class: "confirm" },
-    h("p", { id: "close-room-q" }, `Close the room "${r.label}"? ${others.length ? peopleWords(others) : "Nobody else"} and you can no longer write in it, for good. Everyone in it keeps reading what was said there. This cannot be undone.`),
+    h("p", { id: "close-room-q", tabindex: "-1" }, `Close the room "${r.label}"? ${others.length ? peopleWords(others) : "Nobody else"} and you can no longer write in it, for good. Everyone in it keeps reading what was said there. This cannot be undone.`),
     h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Keep it open"))));
-  yes.focus();
+  // The question has the focus, not the button: Enter pressed twice must not close the room.
+  document.getElementById("close-room-q")?.focus();
 }

@@ -58,7 +58,7 @@ export function emailLinkView(main: HTMLElement, back: () => void): void {
     },
   },
   h("h1", { id: "email-link-title" }, "Sign in with a link by email"),
-  h("p", {}, "Type the email address your mediator has for you. We will send you a link that signs you in. It works once, for 15 minutes."),
+  h("p", {}, "Type the email address you confirmed in Parley. We will send it a link that signs you in. It works once, for 15 minutes."),
   h("label", { for: "link-email" }, "Your email address"), email,
   h("div", { class: "row" }, send, backButton()), err,
   h("p", { class: "note" }, "Mediation staff sign in with their password."));
@@ -67,7 +67,7 @@ export function emailLinkView(main: HTMLElement, back: () => void): void {
 }
 
 /**
- * On a participant's case page: "Sign in by email link at <address>",
+ * On a participant's case page: "The email address your mediator has for you: <address>",
  * and a button that mails a link confirming the address; once it is
  * confirmed, what that allows.
  */
@@ -101,8 +101,8 @@ export function emailSignInPanel(el: HTMLElement, me: Account, caseID: string): 
     },
   }, "Send me a link to confirm this address") as HTMLButtonElement;
   el.replaceChildren(title,
-    h("p", { id: "email-signin-address" }, "Sign in by email link at ", h("strong", {}, me.email)),
-    h("p", {}, "Then, on a new phone or computer, you can have a link sent to this address to sign in, instead of asking your mediator. First confirm that the address is yours: we send a link to it, which you open in this browser."),
+    h("p", { id: "email-signin-address" }, "The email address your mediator has for you: ", h("strong", {}, me.email)),
+    h("p", {}, "Once you confirm it, on a new phone or computer you can have a link sent to this address to sign in, instead of asking your mediator. To confirm that the address is yours, we send a link to it, which you open in this browser."),
     h("div", { class: "row" }, send), out,
     h("p", { class: "note" }, "Not your address? Tell your mediator."));
 }

@@ -84,7 +84,7 @@ await run(async () => {
   const q = await dialog.innerText();
   check(q.includes("Admit Sam Lee as a co-mediator?") && q.includes("They will be able to read the joint room, every caucus and the documents shared in them.") &&
     q.includes("Only do this if the program told you Sam Lee is joining this case."), "the confirmation says what admitting does: " + q);
-  check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-confirm", "focus moves to the button that admits");
+  check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-cancel", "focus moves to Cancel, not to the button that admits (Enter twice must not admit)");
   // The name is the server's word: the dialog shows the safety number with Sam, which Sam's page shows too.
   const number = dialog.locator(".admit-mediator-number strong.safety");
   await number.waitFor({ timeout: LONG });

@@ -72,6 +72,7 @@ async function sign(page) {
   const q = page.locator("#agreement-sign-ask");
   await q.waitFor();
   const asked = await q.innerText();
+  check(await page.evaluate(() => document.activeElement?.id) === "agreement-sign-question", "signing: the focus is on the question, not on the button that signs");
   const yes = page.locator("#agreement-sign-confirm");
   const label = await yes.innerText();
   await yes.click();
@@ -93,7 +94,8 @@ async function question(page, what) {
   await q.waitFor();
   page.off("dialog", onDialog);
   check(!dialog, `${what} asks in the page, not in a browser dialog: ${dialog}`);
-  check(await page.evaluate(() => document.activeElement?.id) === `agreement-${what}-confirm`, `${what}: the focus is on the button that confirms`);
+  // The focus is on the question, not on the button that acts: Enter pressed twice must not confirm.
+  check(await page.evaluate(() => document.activeElement?.id) === `agreement-${what}-question`, `${what}: the focus is on the question, not the button that confirms`);
   return q.innerText();
 }
 /** within waits for p, failing with what after ms milliseconds. */

@@ -117,6 +117,7 @@ await run(async () => {
   const who = (await confirm.innerText()).split("\n")[0];
   check(/^You, .+ and the mediator [A-Z][a-z]+ [A-Z][a-z]+ will see your edited text: “/.test(who) && !who.includes("Visible to") && !who.includes("("  + "Visible"),
     "the confirmation names the people who will see it, as a list, without “Visible to:”: " + who);
+  check(await a.evaluate(() => document.activeElement?.classList.contains("carry-confirm-q")), "the focus is on the question, not on the button that carries (Enter twice must not carry)");
   await proposal.locator("button", { hasText: "Yes, carry this text" }).click();
   await proposal.locator("[data-carry-state=carried-edited]").waitFor({ timeout: 60000 });
 

@@ -162,7 +162,7 @@ await run(async () => {
   check(dq.includes("Disclose this to everyone in the case?") && dq.includes(disclosure) && dq.includes("Ada Okafor (Tenant)") &&
     dq.includes("Lars Lindqvist (Landlord)") && dq.includes("cannot be withdrawn"), "the disclosure's confirmation quotes it and names who will read it: " + dq);
   check(await med.locator("#desk-disclosure-list li").count() === 0, "asking discloses nothing yet");
-  check(await focused() === "desk-disclosure-confirm", "focus moves to the button that discloses");
+  check(await focused() === "desk-disclosure-q", "focus moves to the question, not to the button that discloses (Enter twice must not disclose)");
   await med.click("#desk-disclosure-back");
   check(await med.locator("#desk-disclosure-box [role=alertdialog]").count() === 0 && await med.inputValue("#desk-disclosure-text") === disclosure && await focused() === "desk-disclosure-ask",
     "going back keeps the text, discloses nothing and puts focus back on the form's button");
@@ -251,14 +251,16 @@ await run(async () => {
   // It is recorded once, for good: a confirmation names it first.
   await med.click("#desk-outcome-ask");
   await med.waitForSelector("#desk-outcome-box [role=alertdialog]");
-  check(await focused() === "desk-outcome-confirm", "focus moves to the button that records the outcome");
+  check(await focused() === "desk-outcome-q", "focus moves to the question, not to the button that records the outcome");
   // Changing the form closes the question: what is confirmed is what is recorded.
   await med.fill("#desk-outcome-hours", "3.5");
   check(await med.locator("#desk-outcome-box [role=alertdialog]").count() === 0, "changing the form after asking closes the confirmation");
   // This time from the keyboard: Enter in the hours asks, and the question stays open.
   await med.press("#desk-outcome-hours", "Enter");
   await med.waitForSelector("#desk-outcome-box [role=alertdialog]");
-  check(await focused() === "desk-outcome-confirm", "Enter in the form asks too, and focus moves to the button that records");
+  check(await focused() === "desk-outcome-q", "Enter in the form asks too, and focus moves to the question: a second Enter records nothing");
+  await med.keyboard.press("Enter");
+  check(await med.locator("#desk-outcome-box [role=alertdialog]").count() === 1, "a second Enter leaves the question open");
   const oq = flat(await med.innerText("#desk-outcome-box [role=alertdialog]"));
   check(oq.includes(`Record “Partial agreement”, 2 sessions, 3.5 hours for “${title}”?`) && oq.includes("cannot be changed afterwards") &&
     oq.includes("Ada Okafor and Lars Lindqvist") && oq.includes("survey link by email"), "the outcome's confirmation names what is recorded and who gets a survey: " + oq);

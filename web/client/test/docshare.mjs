@@ -85,6 +85,8 @@ await run(async () => {
   const confirm = req.locator(".confirm");
   await confirm.waitFor();
   const cw = await confirm.innerText();
+  check(await ada.evaluate(() => document.activeElement?.tagName === "P" && document.activeElement.id.startsWith("share-request-confirm-")),
+    "the focus is on the question, not on the button that allows (Enter twice must not allow)");
   check(cw.includes("Allow the mediator to show “Deposit receipt.pdf” and its earlier version “Deposit receipt.pdf” (version 1, ") &&
     cw.includes("to everyone in the joint room") && cw.includes("will be able to open every one of them") && cw.includes("This cannot be undone"),
     "allowing asks for confirmation, saying it cannot be undone: " + cw.replace(/\n/g, " / "));

@@ -34,6 +34,13 @@ await run(async () => {
   const missing = await party.innerText("#doc-upload-missing");
   check(missing.includes("Joint room") && missing.includes("Only a mediator can add documents here"), "and is told in words why the rest is missing: " + missing);
   check(!lower(await party.innerText("main")).includes("doc.upload"), "no policy action name on the page");
+  // Without the extra lock the service holds the key: the page must not
+  // claim that only the people named on a document can open it.
+  const docsWho = await party.innerText("main");
+  check(!docsWho.includes("only the people named on it can open it") &&
+    docsWho.includes("Parley shows every document only to the people named on it, and stores it encrypted.") &&
+    docsWho.includes("Without the extra lock, Parley's service holds the key."),
+    "the documents page says who holds the key without the extra lock");
 
   // "Kind" starts on "Choose…", not on the first kind ("Agreement"): a
   // party's evidence must be chosen as such. Upload without it says so

@@ -494,6 +494,9 @@ try {
     "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
   check(!(await ended.getAttribute("class") ?? "").includes("error"), "in plain text, not as an error");
   check(await b.locator("main #email-link-open").count() === 1, "with the button to get a sign-in link by email, as the come-back page has");
+  check((await b.innerText("main")).includes("If you confirmed your email address in Parley, you can also get a link yourself:"),
+    "which says a link by email needs an address confirmed in Parley");
+  check(await b.innerText("#case-title") === "", "and the case's title is off the screen with the case: " + await b.innerText("#case-title"));
   check(await b.locator("#signout").isHidden() && await b.locator("#nav-password").count() === 0,
     "the signed-out page offers no Sign out (or Change password) button, which would do nothing there");
   await axeCheck(b, "party signed out while away");

@@ -93,7 +93,8 @@ await run(async () => {
   await start.click();
   await alex.locator("#pair-out .error").waitFor();
   said = await plain(alex, "#pair-out", "too many pairings");
-  check(said === "Nothing was added: at most 5 pairings may be open at once; wait for one to expire.", "too many open pairings is said so: " + said);
+  check(said === "Nothing was added: too many new devices are waiting to be added. Wait 10 minutes, then press “Add a device” again.",
+    "too many open pairings is said so, with what to do and when: " + said);
   check(await start.isEnabled(), "and Add a device can be pressed again");
   await shoot(alex, "pair-too-many");
 });

@@ -48,8 +48,17 @@ await run(async () => {
   await rivera.locator(`li[data-doc="${env("PARLEY_NOTES_DOC")}"] .hold-state`, { hasText: "Held by the case hold: Complaint received (Program rule 12)" }).waitFor();
   await rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"] .hold-state`, { hasText: "Held by the case hold: Complaint received" }).waitFor();
   check(true, "after a whole-case hold every document of the case says it is held by the case hold, with its reason");
+  // Held already, the form adds another hold, and says so.
+  const formTitle = await rivera.locator(".hold-form-title").innerText();
+  check(formTitle === "Add another hold on the whole case (another reason or authority)" && await rivera.locator(".hold-form button[type=submit]").innerText() === "Add this hold",
+    "once the case is held, its form says it adds another hold: " + formTitle);
   await rita.screenshot({ path: shots + "/records-holds.png", fullPage: true });
   await phoneShot(rita, "records-holds-phone.png");
+  // At phone width the form's two fields are stacked, each the form's width.
+  await rita.setViewportSize({ width: 390, height: 844 });
+  const boxes = await rivera.locator(".hold-form").evaluate((f) => ["input[id^=hold-reason-]", "input[id^=hold-authority-]"].map((s) => f.querySelector(s).getBoundingClientRect()).map((r) => ({ top: r.top, bottom: r.bottom, width: r.width, formWidth: f.getBoundingClientRect().width })));
+  await rita.setViewportSize({ width: 1280, height: 900 });
+  check(boxes[1].top >= boxes[0].bottom && boxes.every((b) => b.width >= b.formWidth * 0.9), "at phone width the hold's reason and authority are stacked, each the form's width: " + JSON.stringify(boxes));
 
   // The complaint is withdrawn; a subpoena covers one document.
   // Releasing it is asked for in the page, naming the hold and what follows; nothing is released until the tick.
@@ -94,10 +103,14 @@ await run(async () => {
   const exportWords = await exportAsk.innerText();
   check(exportWords.includes("opened from 1 January 2000") && exportWords.includes("anyone you give it to can read it") && exportWords.includes("audit log") &&
     await rita.locator("#export-confirm-yes").isDisabled() && !exported, "the export asks a deliberate confirmation naming the dates, what the file holds and who can read it, before anything is made: " + exportWords);
+  check(exportWords.includes("a case that would be the only one of its kind is left out or made less precise") && !exportWords.includes("alike"),
+    "the confirmation says in plain words which cases are left out (k = 2): " + exportWords);
   await exportAsk.screenshot({ path: shots + "/records-export-confirm.png" });
   await rita.check("#export-confirm-check");
   await Promise.all([rita.waitForEvent("download"), rita.click("#export-confirm-yes")]);
   await rita.locator("#export-report", { hasText: "rows left out" }).waitFor();
+  const reportWords = await rita.innerText("#export-report");
+  check(reportWords.includes("(each was a case that would be the only one of its kind)") && !reportWords.includes("alike"), "the report says so in the same words: " + reportWords);
   check(await exportAsk.count() === 0, "confirmed, the export downloads and the report replaces the question");
 
   // What falls due in the next 90 days.

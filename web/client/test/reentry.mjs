@@ -43,6 +43,9 @@ await run(async () => {
   const ended = await party.innerText("#come-back");
   check(ended.includes("Your session has ended") && ended.includes("ask your mediator for a new link"), "the party is told in plain words how to come back");
   check(await party.locator("#password").count() === 0, "and is not shown an email and password form");
+  // A link by email goes only to an address the party confirmed in Parley.
+  check(ended.includes("If you confirmed your email address in Parley, you can also get a link yourself:") && !ended.includes("If your mediator has your email address"),
+    "the email-link offer says it needs an address confirmed in Parley");
   await shoot(party, "reentry-ended");
 
   // The mediator (whose session ended too) signs in again and makes a link back in.

@@ -191,6 +191,7 @@ await run(async () => {
   check(await med.locator("#remove-q").count() === 0 && await med.locator('button.remove[aria-label="Remove Sam Lindqvist"]').count() === 1, "keeping him removes nothing");
   await med.locator(`li[data-room-label="${ROOM1}"] button.close-room`).click();
   const q = await med.innerText("#close-room-q");
+  check(await med.evaluate(() => document.activeElement?.id) === "close-room-q", "the focus is on the question, not on the button that closes the room");
   check(q.includes(ROOM1) && q.includes("Ada Okafor") && q.includes("cannot be undone") && q.includes("keeps reading"), "closing asks a deliberate confirmation: " + q);
   await med.screenshot({ path: `${shots}/rooms-close-confirm.png`, fullPage: true });
   // The page's poll of the rooms asked before the closing and answered after

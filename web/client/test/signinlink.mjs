@@ -31,7 +31,8 @@ await run(async () => {
   const email = env("PARLEY_PARTY_EMAIL");
   await desk.locator("#email-signin-address").waitFor();
   const offer = await desk.innerText("#email-signin");
-  check(offer.includes("Sign in by email link at " + email), "the case page offers sign-in by email link at the party's address: " + offer);
+  check(offer.includes("The email address your mediator has for you: " + email) && !offer.includes("Sign in by email link at"),
+    "the case page says which address the mediator has for the party: " + offer);
   await desk.click("#email-confirm-send");
   await desk.locator("#email-confirm-out", { hasText: "We have sent a link to " + email }).waitFor();
   check(!/[a-z]+_[a-z]+|u_[0-9a-z]|HTTP|\b20[0-9]\b/.test(await desk.innerText("#email-signin")), "no ids, field names or status codes in the offer");
@@ -61,6 +62,9 @@ await run(async () => {
   await p.click("#email-link-open");
   await p.locator("#email-link-title").waitFor();
   check(await p.evaluate(() => document.activeElement?.id) === "link-email", "the email field has the focus");
+  const askWords = await p.innerText("main");
+  check(askWords.includes("Type the email address you confirmed in Parley. We will send it a link that signs you in.") && !askWords.includes("your mediator has for you"),
+    "the form asks for the address confirmed in Parley: " + askWords.slice(0, 300));
   await p.fill("#link-email", env("PARLEY_PARTY_EMAIL"));
   await shoot(p, "signinlink-ask");
   await p.click("#email-link-send");
@@ -90,4 +94,7 @@ await run(async () => {
   await other.goto(link);
   await other.locator("text=expired or was already used").waitFor();
   check(await other.locator("#get-email-link").count() === 1, "a used link offers to get a new one by email");
+  const usedWords = await other.innerText("main");
+  check(usedWords.includes("If you did not use it, tell your mediator.") && usedWords.includes("If you confirmed your email address in Parley, you can also get a link yourself:"),
+    "and says to tell the mediator if they did not use it, and that a link by email needs a confirmed address: " + usedWords);
 });

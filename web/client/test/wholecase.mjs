@@ -421,6 +421,17 @@ try {
   await s.goto(adaSurvey);
   await s.waitForSelector("#survey:not([hidden]) fieldset");
   await axeCheck(s, "the survey");
+  // The export releases each comment's words (names and contact details
+  // removed): the survey must not promise they are only seen combined.
+  const surveyWho = await s.locator("main").innerText();
+  check(!surveyWho.includes("combined with others") && !/\banonymous\b/.test(surveyWho),
+    "the survey does not promise that comments are only seen combined with others' answers");
+  check(surveyWho.includes("The scores are only ever shown added up with other people's.") &&
+    surveyWho.includes("A comment may be read as you wrote it, with names and contact details removed") &&
+    surveyWho.includes("Don't write anything said in the mediation that should stay private."),
+    "it says a comment may be read as written, and not to write what should stay private: " + surveyWho.slice(0, 400));
+  const commentLabel = await s.locator('label[for="comment"]').innerText();
+  check(commentLabel.includes("it may be read as you wrote it"), "and the comment box says so too: " + commentLabel);
   for (const fs of await s.locator("#survey fieldset").all()) await fs.getByLabel("Agree", { exact: true }).check();
   await s.fill("#comment", "Clear and calm throughout.");
   // Its one action looks like the app's main action (filled blue), not a grey browser default.

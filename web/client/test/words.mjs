@@ -295,6 +295,15 @@ await run(async () => {
   log("invitation for someone already in: " + joined);
   check(joined.includes("link back in") && !joined.includes("ask your mediator for a new link") && joined.includes("do not ask for a new invitation"),
     "an invitation for someone already in says to ask for a link back in, not a new invitation");
+  // The link may have been forwarded or intercepted: the page must not tell
+  // the person it was "most likely you", and must say what to do if not.
+  check(!joined.includes("most likely you"), "the page does not assume it was the person who used the link");
+  const ifYou = await again.locator("#joined-if-you").innerText().catch(() => "");
+  const notYou = await again.locator("#joined-not-you").innerText().catch(() => "");
+  check(ifYou.startsWith("If that was you") && ifYou.includes("link back in") && ifYou.includes("do not ask for a new invitation"),
+    "the link back in, and not asking for a new invitation, are said only for the case where it was them: " + ifYou);
+  check(notYou.includes("someone else may have used your link") && notYou.includes("don't write anything") && notYou.includes("phone your mediator now"),
+    "and if they never opened the mediation: don't write, phone the mediator now: " + notYou);
   check(await again.locator("#invite-again").count() === 0, "and offers no Try again that cannot help");
   plain(joined, "invitation for someone already in");
   await again.screenshot({ path: `${shots}/invite-already-joined-phone.png`, fullPage: true });
