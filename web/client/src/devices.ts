@@ -210,7 +210,7 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
     h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
       "Nobody sends it messages until you link it from a device you already use here, or your mediator admits it."),
     h("p", {}, "Have your other device? On it, choose “Add a device” and enter the code it shows:"), form, out,
-    h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Ask your mediator to admit this browser. Messages from before then were sent to your old device and can't be shown here; everything after reaches this browser."),
+    h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Ask your mediator to admit this browser. Messages from before then were sent to your old device and can't be shown here; everything after reaches this browser. A browser your mediator lets in can't say yes when your mediator asks to show your words or your documents to the other side: only a device you linked yourself can."),
     ownNumber(d));
 }
 

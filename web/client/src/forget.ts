@@ -84,7 +84,7 @@ export function forgetDialog(confirm: (status: (text: string) => void) => Promis
     h("p", {}, "To come back, ask your mediator for a new link. Then:"),
     h("ul", {},
       h("li", {}, "If you also use Parley on another phone or computer, what it can read stays readable there. To read your earlier messages on this browser again, add this browser from there with “Add a device”."),
-      h("li", {}, "If this is the only phone or computer you have used for your mediation, you cannot read your earlier messages again, anywhere. Your mediator can let this browser in again: it will show what is said from then on, but it cannot give your consent to pass a message on to the other side.")),
+      h("li", {}, "If this is the only phone or computer you have used for your mediation, you cannot read your earlier messages again, anywhere. Your mediator can let this browser in again: it will show what is said from then on, but it cannot say yes when your mediator asks to show your words or your documents to the other side.")),
     h("div", { class: "row" }, keep, go),
     status) as HTMLDialogElement;
   keep.onclick = () => dlg.close();

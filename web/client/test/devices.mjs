@@ -64,6 +64,8 @@ await run(async () => {
   const phone = watch(await ctx2.newPage(), "phone");
   await phone.goto(base + "/app");
   await phone.locator("#new-device").waitFor({ timeout: 60000 });
+  check((await phone.innerText("#new-device")).includes("A browser your mediator lets in can't say yes when your mediator asks to show your words or your documents to the other side"),
+    "the new browser's box says one a mediator lets in cannot consent to showing the party's words or documents to the other side");
   await room(phone, "caucus:A").click();
   await phone.locator("#room ol.log li.unreadable").waitFor();
   const before = await phone.locator("#room ol.log li.unreadable").innerText();

@@ -98,7 +98,8 @@ await run(async () => {
 "delete from this browser the keys that let it read your mediation",
     "this browser cannot read your mediation — not even the messages you read here before",
     "your mediator and the others in it still see everything as before", "ask your mediator for a new link",
-    "“Add a device”", "you cannot read your earlier messages again, anywhere", "what is said from then on"]) {
+    "“Add a device”", "you cannot read your earlier messages again, anywhere", "what is said from then on",
+    "cannot say yes when your mediator asks to show your words or your documents to the other side"]) {
     check(words.includes(w), `the question says: ${w}`);
   }
   check(!words.includes(me) && !/\b(device|account) ?id\b|IndexedDB|OPFS|revok/i.test(words), "and shows no ids or internal names");
