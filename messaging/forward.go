@@ -26,8 +26,11 @@ import (
 const forwardTimeout = 20 * time.Second
 
 // maxForwardBytes bounds one forwarded request: a committer's batch above
-// it is sent in several requests.
-const maxForwardBytes = 1 << 20
+// it is sent in several requests. It is the commit cut (maxBatchBytes),
+// so a committer's batch always fits one request and takes the pipelined
+// path (pipeline.go); were it smaller, large batches would fall back to
+// the synchronous one.
+const maxForwardBytes = maxBatchBytes
 
 // opCommitExpect is a commit of messages that carry expected epochs
 // (Expect); a plain "commit" carries none.

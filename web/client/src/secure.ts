@@ -476,6 +476,10 @@ export class SecureCase {
         }
         break;
       case "reload":
+        // Subscribed too (the server pages the gap over HTTP instead of
+        // sending it): the room is live again, as after "subscribed".
+        this.subRefusals.delete(f.room);
+        if (this.stalled.delete(f.room)) this.onRoomResumed(f.room);
         if (f.head) this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.head.epoch));
         await this.catchUp(f.room, f.head);
         break;
