@@ -336,6 +336,11 @@ func (ch *Chat) run() {
 				return
 			}
 			backoff = min(backoff*2, 2*time.Second)
+			// A refusal that says when to come back (429: too many
+			// connections open for this session) is tried no sooner.
+			if errors.As(err, &ae) && ae.RetryAfter > 0 {
+				backoff = max(backoff, min(ae.RetryAfter, time.Minute))
+			}
 		}
 	}
 }

@@ -133,9 +133,17 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		a.refuseSocket(w, r, err)
 		return
 	}
+	// Given back here unless the connection's goroutine took it over:
+	// also if anything below panics (observe recovers the request, and
+	// the place would otherwise be held until the node restarts).
+	handed := false
+	defer func() {
+		if !handed {
+			release()
+		}
+	}()
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		release()
 		return // the upgrader has answered
 	}
 	opts := socketOptions{
@@ -158,8 +166,8 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	// that the hijacked connection no longer uses, would otherwise be
 	// held for as long as the connection stays open.
 	s := newSocket(a.sockets, a.messaging, ws, opts)
-	if !a.goSocket(func() { defer release(); s.serve() }) {
-		release()
+	handed = a.goSocket(func() { defer release(); s.serve() })
+	if !handed {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		ws.Close()
 	}

@@ -30,8 +30,11 @@ export type Status = "connecting" | "live" | "reconnecting" | "closed";
 
 /**
  * What the page says when the server refused its connection because this browser (its sign-in) or this person
- * already has as many open as a node allows (close 4029): the page does not try again by itself; reconnect() does.
+ * already has as many open as a node allows (close 4029): reconnect() tries again when the person presses Reconnect,
+ * and the page tries once by itself after TOO_MANY_RETRY_MS (connections of this browser that dropped without the
+ * server knowing, on a change of network, keep their places until the server's ping misses them, 45 s).
  */
+export const TOO_MANY_RETRY_MS = 50000;
 export const tooManyTabsWords = "Parley is open in too many tabs on this device. Close some and press Reconnect.";
 /** The same, when this person's tabs on all their devices together are too many (the close's reason says "account"). */
 export const tooManyDevicesWords = "Parley is open in too many tabs on your devices. Close some, here or on your other devices, and press Reconnect.";
@@ -102,6 +105,8 @@ export class SecureCase {
   private stalled = new Set<string>();
   /** Whether a connection of this page has opened before (the next one is a reconnection). */
   private connectedBefore = false;
+  /** The page has tried once by itself since the server last refused a connection for too many open (4029). */
+  private triedAfterTooMany = false;
   onPresence: (room: string) => void = () => {};
   /** The case's room controls changed (floor.ts): what this person sees now. */
   onFloor: (v: FloorView) => void = () => {};
@@ -424,6 +429,7 @@ export class SecureCase {
       // record (names, sides) is read again.
       if (this.connectedBefore) void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
       this.connectedBefore = true;
+      this.triedAfterTooMany = false;
       this.subRefusals.clear(); // a new connection asks for every room afresh
       for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
       this.setStatus("live");
@@ -450,6 +456,12 @@ export class SecureCase {
       // would only be refused again while the other tabs stay open, so the person is asked to close some first.
       if (e.code === CloseTooManySockets) {
         this.setStatus("closed", e.reason.includes("account") ? tooManyDevicesWords : tooManyTabsWords);
+        // Once by itself, after the server has let go of connections that dropped unseen (a new network):
+        // those need no tab closed. Refused again, it waits for Reconnect.
+        if (!this.triedAfterTooMany) {
+          this.triedAfterTooMany = true;
+          setTimeout(() => { if (this.ws === ws) this.reconnect(); }, TOO_MANY_RETRY_MS);
+        }
         return;
       }
       const n = opened || (openedAt > 0 && Date.now() - openedAt > 10000) ? 0 : attempt + 1;
