@@ -28,3 +28,26 @@ func TestRun(t *testing.T) {
 	}
 	Run(0, 4, func(int) { t.Error("called for no items") })
 }
+
+// TestRunPanicReachesTheCaller: a panic in fn is raised in Run's caller,
+// where a recover catches it (on a worker goroutine it would end the
+// process), after every call has returned.
+func TestRunPanicReachesTheCaller(t *testing.T) {
+	var calls atomic.Int64
+	got := func() (v any) {
+		defer func() { v = recover() }()
+		Run(100, 4, func(i int) {
+			calls.Add(1)
+			if i == 3 {
+				panic("item 3")
+			}
+		})
+		return nil
+	}()
+	if got != "item 3" {
+		t.Fatalf("recovered %v, want the panic of item 3", got)
+	}
+	if n := calls.Load(); n < 4 || n > 100 {
+		t.Fatalf("%d calls", n)
+	}
+}
