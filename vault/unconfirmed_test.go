@@ -18,8 +18,8 @@ import (
 // as a test sets it (cases.MembershipReader): the mediators the latest
 // statement seats, and whether there is one.
 type seats struct {
-	mu       sync.Mutex
-	seated   []string
+	mu        sync.Mutex
+	seated    []string
 	statement bool
 }
 
