@@ -167,9 +167,12 @@ func (s *Service) judge(actor account.Account, c *cases.Case, name string, a pol
 		return messaging.Room{}, true, fmt.Errorf("room %q: %w", name, errNoRoom{})
 	}
 	if d := s.policy.DecideRoom(actor.Principal(), a, pr); !d.Allowed {
-		if slices.Contains(d.Policies, cases.RuleUnconfirmedRooms) {
-			// Their own case's rooms: they know them, so the refusal
-			// says what they wait for (a refusal on a socket too).
+		if pr.Kind != policy.RoomDefined && slices.Contains(d.Policies, cases.RuleUnconfirmedRooms) {
+			// Their own case's standing rooms: they know them, so the
+			// refusal says what they wait for (a refusal on a socket
+			// too). A room a mediator opened with chosen people is
+			// refused as one that does not exist, as to everyone else
+			// outside it: its name tells nothing.
 			return messaging.Room{}, true, notConfirmed{c.NotConfirmed("join this case's rooms and read their messages")}
 		}
 		return messaging.Room{}, true, fmt.Errorf("room %q: %w", name, errNoRoom{})
