@@ -131,6 +131,14 @@ type Case struct {
 	// record is gone): a later plan that fences the case and then keeps it
 	// (a document, message or keep found) leaves it paused.
 	DisposalPaused *time.Time `json:"disposalPaused,omitempty"`
+
+	// unconfirmed is the policy fact Service.Admission puts in a case
+	// read for a decision about its content (policy.Case.Unconfirmed):
+	// never stored, and empty in every case Admission did not see.
+	unconfirmed []string
+	// signed: Admission found a signed membership statement (for the
+	// words of NotConfirmed).
+	signed bool
 }
 
 // RemovedParticipant is a participant taken out of a case.
@@ -237,6 +245,7 @@ func (c *Case) Facts() *policy.Case {
 			f.Observers = append(f.Observers, p.AccountID)
 		}
 	}
+	f.Unconfirmed = c.unconfirmed
 	return f
 }
 

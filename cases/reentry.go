@@ -315,6 +315,14 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 // case's participants are removed the same way (they would otherwise read
 // it until disposal).
 func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, id, accountID string) (*Case, error) {
+	// Only a confirmed mediator takes someone out (seated.go).
+	pre, err := s.loadFor(ctx, actor, id, policy.CaseRemoveParticipant)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeConfirmed(ctx, actor, policy.CaseRemoveParticipant, pre); err != nil {
+		return nil, err
+	}
 	var side string
 	var left []string
 	c, err := s.mutate(ctx, actor, id, policy.CaseRemoveParticipant, func(c *Case, ev *audit.Event) error {

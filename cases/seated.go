@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
@@ -105,4 +106,155 @@ func (s *Service) authorizeAdding(ctx context.Context, actor account.Account, a 
 		return fmt.Errorf("%w: %w", ErrNotConfirmed, fault.ErrForbidden)
 	}
 	return fmt.Errorf("%w: %w", ErrNotOpenYet, fault.ErrForbidden)
+}
+
+// The policy rules that keep a mediator no seated mediator has confirmed
+// (policy.Case.Unconfirmed) out of a case's content and membership: their
+// refusals are audited naming them, and say in words what the mediator
+// waits for (NotConfirmed).
+const (
+	RuleUnconfirmedCase      = "unconfirmed-mediators-change-nobody"
+	RuleUnconfirmedDocuments = "unconfirmed-mediators-handle-no-documents"
+	RuleUnconfirmedRooms     = "unconfirmed-mediators-in-no-room"
+	RuleUnconfirmedSessions  = "unconfirmed-mediators-see-no-sessions"
+)
+
+// ErrUnconfirmed is in every refusal NotConfirmed makes (errors.Is), as is
+// fault.ErrForbidden.
+var ErrUnconfirmed = errors.New("not yet confirmed as a co-mediator")
+
+// unconfirmedError is a refusal of a mediator no seated mediator has
+// confirmed: its text is the sentence the mediator reads.
+type unconfirmedError struct{ text string }
+
+func (e unconfirmedError) Error() string { return e.text }
+
+func (e unconfirmedError) Is(target error) bool {
+	return target == ErrUnconfirmed || target == fault.ErrForbidden
+}
+
+// NotConfirmed is the refusal for a mediator of c whom Admission found
+// unconfirmed, asking to do what ("open this case's documents"): it says
+// what they wait for, in words, and names no rule.
+func (c *Case) NotConfirmed(what string) error {
+	if c.signed {
+		return unconfirmedError{fmt.Sprintf("you can %s once a mediator already in this case has confirmed you as a co-mediator (they check your safety number with you, then admit you)", what)}
+	}
+	return unconfirmedError{fmt.Sprintf("you can %s once this case's conversation is open and you are confirmed as a co-mediator: the mediator who created the case (or, if they are no longer one of its mediators, the one longest on it) opens it, then checks your safety number with you and admits you", what)}
+}
+
+// SeatTTL is how long Admission takes a case's signed membership as last
+// read (the key directory's answer, not the case record, which it reads
+// fresh every time). The answer only ever goes stale in one direction that
+// matters: a statement admitting a mediator widens what they read, and
+// they wait up to SeatTTL for it. A mediator leaves a case by the record
+// (a recusal, or their removal), which narrows at once by the record's
+// own facts (recused-mediators-lose-*); a mediator added to the record
+// is not in the cached statement, so is unconfirmed at once. A statement
+// stored on this node forgets its case's entry (ForgetSeats).
+const SeatTTL = 2 * time.Second
+
+// maxSeatEntries bounds the cache: past it, expired entries go, and if
+// none has, the whole cache.
+const maxSeatEntries = 4096
+
+type membershipEntry struct {
+	seated []string
+	signed bool
+	read   time.Time
+}
+
+// ForgetSeats drops what Admission cached about case caseID's signed
+// membership (the key directory calls it when it stores a statement).
+func (s *Service) ForgetSeats(caseID string) {
+	s.seatsMu.Lock()
+	delete(s.seats, caseID)
+	s.seatsMu.Unlock()
+}
+
+// seated is Membership.SeatedMediators through the cache (SeatTTL). The
+// lock is never held across the read.
+func (s *Service) seated(ctx context.Context, caseID string) ([]string, bool, error) {
+	if s.Membership == nil {
+		return nil, false, nil
+	}
+	now := time.Now()
+	s.seatsMu.Lock()
+	e, ok := s.seats[caseID]
+	s.seatsMu.Unlock()
+	if ok && now.Sub(e.read) >= 0 && now.Sub(e.read) < SeatTTL {
+		return e.seated, e.signed, nil
+	}
+	seated, signed, err := s.Membership.SeatedMediators(ctx, caseID)
+	if err != nil {
+		return nil, false, err
+	}
+	s.seatsMu.Lock()
+	if s.seats == nil {
+		s.seats = map[string]membershipEntry{}
+	}
+	if len(s.seats) >= maxSeatEntries {
+		for id, old := range s.seats {
+			if now.Sub(old.read) >= SeatTTL || now.Sub(old.read) < 0 {
+				delete(s.seats, id)
+			}
+		}
+		if len(s.seats) >= maxSeatEntries {
+			clear(s.seats)
+		}
+	}
+	s.seats[caseID] = membershipEntry{seated: seated, signed: signed, read: now}
+	s.seatsMu.Unlock()
+	return seated, signed, nil
+}
+
+// Admission puts in c, a case read for a decision about its content, who
+// of its mediators may not read it yet (policy.Case.Unconfirmed, which
+// c.Facts() then carries): with a signed membership statement, every
+// mediator the latest one the chain reaches does not name as a mediator
+// (as unadmitted); before any statement, every mediator but the case's
+// opener (Opener), who alone may sign the first one — so the mediator who
+// created a case reads and uploads its documents before anyone opens its
+// conversation, and a co-mediator added meanwhile does not. A case with
+// one mediator ever has no one unconfirmed and costs no read. With no
+// MembershipReader the case is taken to have no statement. Call it before
+// any lock: it reads the key directory (through a short cache, SeatTTL).
+func (s *Service) Admission(ctx context.Context, c *Case) error {
+	c.unconfirmed, c.signed = nil, false
+	if len(c.Mediators) <= 1 {
+		return nil
+	}
+	seated, signed, err := s.seated(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	c.signed = signed
+	opener := Opener(c)
+	for _, m := range c.Mediators {
+		if signed && !slices.Contains(seated, m.AccountID) || !signed && opener != "" && m.AccountID != opener {
+			c.unconfirmed = append(c.unconfirmed, m.AccountID)
+		}
+	}
+	return nil
+}
+
+// authorizeConfirmed is authorize for an action that changes who is in
+// case c (a recusal of someone else, adding a mediator, removing a
+// participant), decided with Admission's fact before the change is made
+// (and so under no lock). A refusal by RuleUnconfirmedCase is audited
+// naming it and says what the mediator waits for.
+func (s *Service) authorizeConfirmed(ctx context.Context, actor account.Account, a policy.Action, c *Case) error {
+	if err := s.Admission(ctx, c); err != nil {
+		return err
+	}
+	d := s.policy.Decide(actor.Principal(), a, c.Facts())
+	if d.Allowed {
+		return nil
+	}
+	if !slices.Contains(d.Policies, RuleUnconfirmedCase) {
+		return s.refuse(ctx, actor, a, c)
+	}
+	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+		Attrs: map[string]string{"action": string(a), "rule": RuleUnconfirmedCase}})
+	return c.NotConfirmed("recuse a co-mediator, add a mediator or take someone out of this case")
 }

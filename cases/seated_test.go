@@ -2,9 +2,12 @@ package cases
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -63,5 +66,109 @@ func TestOnlySeatedMediatorsAddPeople(t *testing.T) {
 	e.svc.Membership = seatedIn{mia.ID, max.ID}
 	if _, err := e.svc.CreateInvite(ctx, max, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "P"}); err != nil {
 		t.Fatalf("the confirmed co-mediator's invitation: %v", err)
+	}
+}
+
+// TestUnconfirmedMediatorChangesNobody: a co-mediator on the record whom
+// no seated mediator has confirmed cannot recuse the seated mediator (who
+// alone could sign the membership: after that nobody could), add a
+// mediator or take a participant out; each refusal is audited as
+// access.denied naming the action and the rule, and says in words what
+// they wait for (ErrUnconfirmed). They may still withdraw themselves.
+// Once admitted, they do all of it. Before any statement, the case's
+// opener is the confirmed one (Admission).
+func TestUnconfirmedMediatorChangesNobody(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	mia := e.stored(t, policy.RoleMediator, "mia@example.org", nil)
+	max := e.stored(t, policy.RoleMediator, "max@example.org", nil)
+	kim := e.stored(t, policy.RoleMediator, "kim@example.org", nil)
+	c := e.newCase(t, mia, "Flat 4")
+	pat := e.join(t, mia, c.ID, RoleParty, "A", "Pat")
+	if _, err := e.svc.AddMediator(ctx, mia, c.ID, max.ID); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, err error, action policy.Action) {
+		t.Helper()
+		if !errors.Is(err, ErrUnconfirmed) || !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("%s: %v; want a refusal for an unconfirmed mediator", what, err)
+		}
+		if strings.Contains(err.Error(), "unconfirmed-mediators") {
+			t.Fatalf("%s: the words name a rule: %v", what, err)
+		}
+		ev := e.lastEntry(t)
+		if ev.Type != "access.denied" || ev.Actor != max.ID || ev.Case != c.ID || ev.Attrs["action"] != string(action) || ev.Attrs["rule"] != RuleUnconfirmedCase {
+			t.Fatalf("%s audited as %+v", what, ev)
+		}
+	}
+	tryAll := func(stage string) {
+		t.Helper()
+		_, err := e.svc.Recuse(ctx, max, c.ID, mia.ID, "conflict of interest")
+		refused(stage+": Max recuses Mia", err, policy.CaseRecuse)
+		_, err = e.svc.AddMediator(ctx, max, c.ID, kim.ID)
+		refused(stage+": Max adds Kim", err, policy.CaseAddMediator)
+		_, err = e.svc.RemoveParticipant(ctx, max, c.ID, pat.ID)
+		refused(stage+": Max takes Pat out", err, policy.CaseRemoveParticipant)
+	}
+	// No statement: Mia, the opener, is the confirmed one.
+	tryAll("no statement")
+	// A statement seating Mia alone.
+	e.svc.Membership = seatedIn{mia.ID}
+	tryAll("not admitted")
+
+	e.svc.Membership = seatedIn{mia.ID, max.ID}
+	e.svc.ForgetSeats(c.ID)
+	if _, err := e.svc.AddMediator(ctx, max, c.ID, kim.ID); err != nil {
+		t.Fatalf("the admitted co-mediator adds Kim: %v", err)
+	}
+	// Kim is on the record, not in the statement: unconfirmed at once.
+	if _, err := e.svc.Recuse(ctx, kim, c.ID, max.ID, "conflict of interest"); !errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("Kim, just added, recuses Max: %v", err)
+	}
+	// Withdrawing oneself needs no confirmation.
+	if _, err := e.svc.Recuse(ctx, kim, c.ID, kim.ID, "conflict of interest"); err != nil {
+		t.Fatalf("Kim withdraws: %v", err)
+	}
+	if _, err := e.svc.RemoveParticipant(ctx, max, c.ID, pat.ID); err != nil {
+		t.Fatalf("the admitted co-mediator takes Pat out: %v", err)
+	}
+	if _, err := e.svc.Recuse(ctx, max, c.ID, mia.ID, "conflict of interest"); err != nil {
+		t.Fatalf("the admitted co-mediator recuses Mia: %v", err)
+	}
+}
+
+// TestAdmissionBeforeAnyStatement: before a case's first membership
+// statement, its opener alone counts as confirmed (Admission): the
+// mediator who created it, or, once they are gone, the one longest on it.
+func TestAdmissionBeforeAnyStatement(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	mia := e.stored(t, policy.RoleMediator, "mia@example.org", nil)
+	max := e.stored(t, policy.RoleMediator, "max@example.org", nil)
+	c := e.newCase(t, mia, "Flat 5")
+	got, err := e.svc.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Admission(ctx, got); err != nil || len(got.Facts().Unconfirmed) != 0 {
+		t.Fatalf("one mediator: %v, %v", got.Facts().Unconfirmed, err)
+	}
+	if _, err := e.svc.AddMediator(ctx, mia, c.ID, max.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = e.svc.Load(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Admission(ctx, got); err != nil || !slices.Equal(got.Facts().Unconfirmed, []string{max.ID}) {
+		t.Fatalf("two mediators, no statement: %v, %v", got.Facts().Unconfirmed, err)
+	}
+	if _, err := e.svc.Recuse(ctx, mia, c.ID, mia.ID, "conflict of interest"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = e.svc.Load(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Admission(ctx, got); err != nil || len(got.Facts().Unconfirmed) != 0 {
+		t.Fatalf("Mia gone, Max the only mediator: %v, %v", got.Facts().Unconfirmed, err)
 	}
 }

@@ -94,6 +94,11 @@ type Service struct {
 
 	// maxPendingRead, when set (tests), replaces MaxPendingRead.
 	maxPendingRead int
+
+	// seats caches what Membership said about each case for Admission
+	// (seated.go): seatsMu guards it and is never held across a read.
+	seatsMu sync.Mutex
+	seats   map[string]membershipEntry
 }
 
 // NewService wires a case service.

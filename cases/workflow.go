@@ -162,7 +162,8 @@ func (s *Service) acknowledge(ctx context.Context, actor account.Account, id, di
 }
 
 // Recuse removes a mediator from the case for good. A mediator may recuse
-// themselves or a co-mediator; an administrator may recuse any mediator. The
+// themselves, or, once confirmed (Admission), a co-mediator; an
+// administrator may recuse any mediator. The
 // recused mediator loses all access to the case from this write on (policy's
 // forbid rule); open connections are closed by the rooms layer, which
 // watches for this event.
@@ -172,6 +173,19 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 	}
 	if mediatorID == "" {
 		mediatorID = actor.ID
+	}
+	if mediatorID != actor.ID {
+		// Recusing someone else takes a confirmed mediator (seated.go):
+		// otherwise a co-mediator nobody confirmed could recuse the only
+		// seated one, and nobody could sign the membership any more.
+		// Withdrawing oneself is always open.
+		c, err := s.loadFor(ctx, actor, id, policy.CaseRecuse)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.authorizeConfirmed(ctx, actor, policy.CaseRecuse, c); err != nil {
+			return nil, err
+		}
 	}
 	var left []string
 	c, err := s.mutate(ctx, actor, id, policy.CaseRecuse, func(c *Case, ev *audit.Event) error {
@@ -218,7 +232,8 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, actor, policy.CaseAddMediator, c); err != nil {
+	// Only a confirmed mediator adds one (seated.go).
+	if err := s.authorizeConfirmed(ctx, actor, policy.CaseAddMediator, c); err != nil {
 		return nil, err
 	}
 	m, err := s.accounts.Get(ctx, mediatorID)

@@ -127,15 +127,24 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	if err != nil {
 		return nil, messaging.Room{}, err
 	}
+	if err := s.cases.Admission(ctx, c); err != nil {
+		return nil, messaging.Room{}, err
+	}
 	return s.decideIn(ctx, actor, c, name, a)
 }
 
-// decideIn is decide on a case already read (name checked already).
+// decideIn is decide on a case already read (name checked already), and
+// put through cases.Service.Admission: a mediator no seated mediator has
+// confirmed is in no room (policy unconfirmed-mediators-in-no-room), and
+// their refusal is audited naming the rule.
 func (s *Service) decideIn(ctx context.Context, actor account.Account, c *cases.Case, name string, a policy.Action) (*cases.Case, messaging.Room, error) {
 	mr, refused, err := s.judge(actor, c, name, a)
 	if refused {
-		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
-			Attrs: map[string]string{"action": string(a), "room": name}})
+		attrs := map[string]string{"action": string(a), "room": name}
+		if errors.Is(err, cases.ErrUnconfirmed) {
+			attrs["rule"] = cases.RuleUnconfirmedRooms
+		}
+		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Attrs: attrs})
 	}
 	if err != nil {
 		return nil, messaging.Room{}, err
@@ -154,7 +163,18 @@ func (s *Service) judge(actor account.Account, c *cases.Case, name string, a pol
 	// that does not exist get one answer, audited alike, so that neither
 	// the answer nor its time tells them apart.
 	pr, mr, err := roomOf(c, name)
-	if err != nil || !s.policy.DecideRoom(actor.Principal(), a, pr).Allowed {
+	if err != nil {
+		return messaging.Room{}, true, fmt.Errorf("room %q: %w", name, errNoRoom{})
+	}
+	if d := s.policy.DecideRoom(actor.Principal(), a, pr); !d.Allowed {
+		if pr.Kind != policy.RoomDefined && slices.Contains(d.Policies, cases.RuleUnconfirmedRooms) {
+			// Their own case's standing rooms: they know them, so the
+			// refusal says what they wait for (a refusal on a socket
+			// too). A room a mediator opened with chosen people is
+			// refused as one that does not exist, as to everyone else
+			// outside it: its name tells nothing.
+			return messaging.Room{}, true, notConfirmed{c.NotConfirmed("join this case's rooms and read their messages")}
+		}
 		return messaging.Room{}, true, fmt.Errorf("room %q: %w", name, errNoRoom{})
 	}
 	if a == policy.RoomPost {
@@ -169,6 +189,17 @@ func (s *Service) judge(actor account.Account, c *cases.Case, name string, a pol
 	}
 	return mr, false, nil
 }
+
+// notConfirmed is the refusal of a room to a mediator no seated mediator
+// has confirmed (cases.Case.NotConfirmed): forbidden, in words, over
+// HTTP, and a room refusal on a WebSocket (the connection stays).
+type notConfirmed struct{ err error }
+
+func (e notConfirmed) Error() string { return e.err.Error() }
+
+func (e notConfirmed) Unwrap() error { return e.err }
+
+func (e notConfirmed) Is(target error) bool { return target == messaging.ErrForbidden }
 
 // errNoRoom is "not found" over HTTP and a room refusal on a WebSocket
 // (the connection stays).
@@ -187,6 +218,11 @@ type RoomView = api.RoomView
 func (s *Service) Rooms(ctx context.Context, actor account.Account, caseID string) ([]RoomView, error) {
 	c, err := s.cases.Get(ctx, actor, caseID)
 	if err != nil {
+		return nil, err
+	}
+	// A mediator no seated mediator has confirmed is in no room, and is
+	// named as a member of none (members).
+	if err := s.cases.Admission(ctx, c); err != nil {
 		return nil, err
 	}
 	var out []RoomView
@@ -254,6 +290,9 @@ func (s *Service) History(ctx context.Context, actor account.Account, caseID, na
 	// rooms are decided by decide: there, losing the case is access lost.)
 	c, err := s.cases.LoadFor(ctx, actor, caseID, policy.RoomHistory)
 	if err != nil {
+		return nil, after, err
+	}
+	if err := s.cases.Admission(ctx, c); err != nil {
 		return nil, after, err
 	}
 	_, mr, err := s.decideIn(ctx, actor, c, name, policy.RoomHistory)
@@ -576,6 +615,11 @@ func (a *connAuth) Redecide(ctx context.Context, names []string) []error {
 		return errs
 	}
 	c, err := a.s.cases.Load(ctx, a.caseID)
+	if err == nil {
+		// Who is not confirmed yet (through its short cache): a failed
+		// read of it decided nothing, as a failed read of the case.
+		err = a.s.cases.Admission(ctx, c)
+	}
 	if err != nil {
 		// Every answer is the read's: a case gone is the case lost (the
 		// socket closes, its held frames unwritten, rather than dropping

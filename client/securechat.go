@@ -136,6 +136,15 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 	if err != nil {
 		return nil, err
 	}
+	if len(rooms) == 0 && activeMediator(c, x.Me.Account) {
+		// The server lists no room to a mediator no seated mediator has
+		// confirmed (docs/security.md, "A co-mediator nobody admitted
+		// reading the case"): say what they wait for.
+		if o := api.Opener(c.CreatedBy, c.Mediators); chain.Latest() == nil && o != "" && o != x.Me.Account {
+			return nil, notOpener(c, o)
+		}
+		return nil, notSitting(c, chain, x.Me.Account)
+	}
 	s := &SecureChat{x: x, caseID: caseID, opts: opts, rooms: rooms, events: make(chan SecureEvent, 4096),
 		sess: x.newSession(caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]api.Message{},
 		seen: map[string]map[api.Position]seenMsg{}, ready: make(chan struct{}),
@@ -883,7 +892,7 @@ func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers,
 		}
 		s.mu.Unlock()
 		for _, a := range tell {
-			s.emit(SecureEvent{Notice: fmt.Sprintf("%s is listed as a mediator of this case but no mediator has admitted them: they read nothing until you do (parley chat admit %s %s)", nameIn(c, a), s.caseID, a)})
+			s.emit(SecureEvent{Notice: fmt.Sprintf("%s is listed as a mediator of this case but no mediator has admitted them: they open none of its rooms, documents or sessions until you do (check their safety number with them first, then parley chat admit %s %s)", nameIn(c, a), s.caseID, a)})
 		}
 		if latest != nil {
 			for _, r := range latest.Rooms {
@@ -953,6 +962,17 @@ func notSitting(c api.Case, chain *e2ee.Chain, me string) error {
 			e2ee.ErrMembership, first.SignerAccount)
 	}
 	return fmt.Errorf("%w: you are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does", e2ee.ErrMembership)
+}
+
+// activeMediator reports whether account is a mediator of c who is not
+// recused.
+func activeMediator(c api.Case, account string) bool {
+	for _, m := range c.Mediators {
+		if m.AccountID == account && m.Recused == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // notOpener is what a mediator is told who may not open the case's

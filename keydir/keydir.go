@@ -903,6 +903,10 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	if err != nil {
 		return nil, err
 	}
+	// What this node's case service cached of the seats is stale now
+	// (cases.Service.Admission: an admission opens the case's content to
+	// the mediator it names without waiting for the cache to expire).
+	s.cfg.Cases.ForgetSeats(caseID)
 	p, groups, err := s.prove(ctx, since, []*stored{saved})
 	if err != nil {
 		return nil, err

@@ -175,7 +175,7 @@ func (e *Engine) caseEntity(c *Case) cedar.Entity {
 // length-prefixed so that no two different cases share a fingerprint.
 func caseFingerprint(c *Case) []byte {
 	n := len(c.ID) + 8
-	lists := [][]string{c.Mediators, c.Recused, c.Parties, c.Counsel, c.Observers, c.Unadmitted}
+	lists := [][]string{c.Mediators, c.Recused, c.Parties, c.Counsel, c.Observers, c.Unadmitted, c.Unconfirmed}
 	for _, l := range lists {
 		for _, id := range l {
 			n += len(id) + 2

@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// docCase: active mediator m1, recused mediator m2; side A has party pA
-// and counsel cA, side B party pB and counsel cB; observer o1.
+// docCase: active mediator m1, recused mediator m2, mediator m3 whom no
+// seated mediator has confirmed (Unconfirmed); side A has party pA and
+// counsel cA, side B party pB and counsel cB; observer o1.
 var docCase = &Case{
-	ID: "case1", Mediators: []string{"m1", "m2"}, Recused: []string{"m2"},
+	ID: "case1", Mediators: []string{"m1", "m2", "m3"}, Recused: []string{"m2"}, Unconfirmed: []string{"m3"},
 	Parties: []string{"pA", "pB"}, Counsel: []string{"cA", "cB"}, Observers: []string{"o1"},
 	SideMembers: map[string][]string{"A": {"pA", "cA"}, "B": {"pB", "cB"}},
 }
@@ -21,8 +22,8 @@ var docCase = &Case{
 var docUsers = map[string]User{
 	"admin": {ID: "a1", Role: RoleAdmin}, "records": {ID: "r1", Role: RoleRecords},
 	"mediator": {ID: "m1", Role: RoleMediator}, "recused": {ID: "m2", Role: RoleMediator},
-	"other-mediator": {ID: "m9", Role: RoleMediator},
-	"partyA":         {ID: "pA", Role: RoleParticipant}, "counselA": {ID: "cA", Role: RoleParticipant},
+	"other-mediator": {ID: "m9", Role: RoleMediator}, "unconfirmed-mediator": {ID: "m3", Role: RoleMediator},
+	"partyA": {ID: "pA", Role: RoleParticipant}, "counselA": {ID: "cA", Role: RoleParticipant},
 	"partyB": {ID: "pB", Role: RoleParticipant}, "counselB": {ID: "cB", Role: RoleParticipant},
 	"observer": {ID: "o1", Role: RoleParticipant}, "outsider": {ID: "x1", Role: RoleParticipant},
 	"disabled-mediator": {ID: "m1", Role: RoleMediator, Disabled: true},
@@ -92,36 +93,38 @@ func row(all string, except map[string]string) map[string]string {
 
 func TestDocumentMatrixEvidence(t *testing.T) {
 	checkDocTable(t, "evidence", map[string]map[string]string{
-		"admin":             row("", nil),
-		"records":           row("LMH", nil),
-		"mediator":          row("LMDUS", nil),
-		"recused":           row("", nil),
-		"other-mediator":    row("", nil),
-		"disabled-mediator": row("", nil),
-		"partyA":            row("", map[string]string{"joint": "LMD", "caucus:A": "LMDU", "user:partyA": "LMD"}),
-		"counselA":          row("", map[string]string{"joint": "LMD", "caucus:A": "LMDU"}),
-		"partyB":            row("", map[string]string{"joint": "LMD", "caucus:B": "LMDU"}),
-		"counselB":          row("", map[string]string{"joint": "LMD", "caucus:B": "LMDU"}),
-		"observer":          row("", map[string]string{"joint": "LMD"}),
-		"outsider":          row("", nil),
+		"admin":                row("", nil),
+		"records":              row("LMH", nil),
+		"mediator":             row("LMDUS", nil),
+		"recused":              row("", nil),
+		"other-mediator":       row("", nil),
+		"unconfirmed-mediator": row("", nil),
+		"disabled-mediator":    row("", nil),
+		"partyA":               row("", map[string]string{"joint": "LMD", "caucus:A": "LMDU", "user:partyA": "LMD"}),
+		"counselA":             row("", map[string]string{"joint": "LMD", "caucus:A": "LMDU"}),
+		"partyB":               row("", map[string]string{"joint": "LMD", "caucus:B": "LMDU"}),
+		"counselB":             row("", map[string]string{"joint": "LMD", "caucus:B": "LMDU"}),
+		"observer":             row("", map[string]string{"joint": "LMD"}),
+		"outsider":             row("", nil),
 	})
 }
 
 // Mediator notes are the case mediators' alone, whatever the audience says.
 func TestDocumentMatrixMediatorNotes(t *testing.T) {
 	checkDocTable(t, ClassMediatorNotes, map[string]map[string]string{
-		"admin":             row("", nil),
-		"records":           row("LMH", nil),
-		"mediator":          row("LMDUS", nil),
-		"recused":           row("", nil),
-		"other-mediator":    row("", nil),
-		"disabled-mediator": row("", nil),
-		"partyA":            row("", nil),
-		"counselA":          row("", nil),
-		"partyB":            row("", nil),
-		"counselB":          row("", nil),
-		"observer":          row("", nil),
-		"outsider":          row("", nil),
+		"admin":                row("", nil),
+		"records":              row("LMH", nil),
+		"mediator":             row("LMDUS", nil),
+		"recused":              row("", nil),
+		"other-mediator":       row("", nil),
+		"unconfirmed-mediator": row("", nil),
+		"disabled-mediator":    row("", nil),
+		"partyA":               row("", nil),
+		"counselA":             row("", nil),
+		"partyB":               row("", nil),
+		"counselB":             row("", nil),
+		"observer":             row("", nil),
+		"outsider":             row("", nil),
 	})
 }
 
@@ -246,6 +249,7 @@ func TestDocumentPolicySubset(t *testing.T) {
 		"side-documents-leave-caucus-only-with-side-approval",
 		"side-reads-own-caucus-documents",
 		"side-uploads-to-own-caucus",
+		"unconfirmed-mediators-handle-no-documents",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("document policies:\n got %v\nwant %v", got, want)

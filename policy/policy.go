@@ -113,6 +113,16 @@ type Case struct {
 	// link back in — are asked with it (cases.Service.authorizeAdding);
 	// it is empty everywhere else.
 	Unadmitted []string
+	// Unconfirmed are the mediators on the record who may not read the
+	// case yet: with a signed membership statement, those its latest one
+	// (as the chain reaches it) does not name as mediators — the same as
+	// Unadmitted; before any statement, every mediator but the case's
+	// opener (api.Opener), who alone may sign the first one (none when
+	// the case has a single mediator not recused). The services that
+	// read a case's content for someone pass it (cases.Service.Admission):
+	// documents, rooms, the case's sessions and outbox, and a mediator's
+	// recusal of another, adding a mediator and removing a participant.
+	Unconfirmed []string
 }
 
 // Decision is the outcome of one request.
@@ -207,12 +217,13 @@ func (e *Engine) addCase(entities cedar.EntityMap, c *Case) cedar.EntityUID {
 	entities[uid] = cedar.Entity{
 		UID: uid,
 		Attributes: cedar.NewRecord(cedar.RecordMap{
-			"mediators":  userSet(c.Mediators),
-			"recused":    userSet(c.Recused),
-			"parties":    userSet(c.Parties),
-			"counsel":    userSet(c.Counsel),
-			"observers":  userSet(c.Observers),
-			"unadmitted": userSet(c.Unadmitted),
+			"mediators":   userSet(c.Mediators),
+			"recused":     userSet(c.Recused),
+			"parties":     userSet(c.Parties),
+			"counsel":     userSet(c.Counsel),
+			"observers":   userSet(c.Observers),
+			"unadmitted":  userSet(c.Unadmitted),
+			"unconfirmed": userSet(c.Unconfirmed),
 		}),
 	}
 	return uid

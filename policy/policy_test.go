@@ -10,14 +10,18 @@ import (
 )
 
 // theCase has one of every relation: active mediator m1, recused mediator m2,
+// mediator m3 whom the signed membership does not seat (so neither
+// Unadmitted nor Unconfirmed: they are the same once a statement exists),
 // party pA and counsel cA on side A, party pB on side B, observer o1.
 var theCase = &Case{
-	ID:        "case1",
-	Mediators: []string{"m1", "m2"},
-	Recused:   []string{"m2"},
-	Parties:   []string{"pA", "pB"},
-	Counsel:   []string{"cA"},
-	Observers: []string{"o1"},
+	ID:          "case1",
+	Mediators:   []string{"m1", "m2", "m3"},
+	Recused:     []string{"m2"},
+	Unadmitted:  []string{"m3"},
+	Unconfirmed: []string{"m3"},
+	Parties:     []string{"pA", "pB"},
+	Counsel:     []string{"cA"},
+	Observers:   []string{"o1"},
 }
 
 // TestCaseMatrix checks every (who × action) pair on a case against a table
@@ -33,6 +37,7 @@ func TestCaseMatrix(t *testing.T) {
 		"mediator":     {ID: "m1", Role: RoleMediator},
 		"recused":      {ID: "m2", Role: RoleMediator},
 		"other-med":    {ID: "m9", Role: RoleMediator},
+		"unconfirmed":  {ID: "m3", Role: RoleMediator},
 		"party":        {ID: "pA", Role: RoleParticipant},
 		"counsel":      {ID: "cA", Role: RoleParticipant},
 		"observer":     {ID: "o1", Role: RoleParticipant},
@@ -41,11 +46,13 @@ func TestCaseMatrix(t *testing.T) {
 	}
 	// allowed[who] lists the case actions that who may take; all others are denied.
 	allowed := map[string][]Action{
-		"admin":        {}, // recusals and assignments only by proposal: proposal_test.go
-		"records":      {CaseReadSummary},
-		"mediator":     {CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant},
-		"recused":      {},
-		"other-med":    {},
+		"admin":     {}, // recusals and assignments only by proposal: proposal_test.go
+		"records":   {CaseReadSummary},
+		"mediator":  {CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant},
+		"recused":   {},
+		"other-med": {},
+		// Reads the record, and changes nobody in it (base.cedar).
+		"unconfirmed":  {CaseRead, CaseReadSummary, CaseUpdate, CaseDisclose},
 		"party":        {CaseRead, CaseReadSummary, CaseAcknowledge},
 		"counsel":      {CaseRead, CaseReadSummary, CaseAcknowledge},
 		"observer":     {CaseRead, CaseReadSummary},

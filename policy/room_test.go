@@ -15,7 +15,7 @@ func TestRoomMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Case{
-		ID: "case1", Mediators: []string{"m1", "m2"}, Recused: []string{"m2"},
+		ID: "case1", Mediators: []string{"m1", "m2", "m3"}, Recused: []string{"m2"}, Unconfirmed: []string{"m3"},
 		Parties: []string{"pA", "pB"}, Counsel: []string{"cA", "cB"}, Observers: []string{"o1"},
 		SideMembers: map[string][]string{"A": {"pA", "cA"}, "B": {"pB", "cB"}},
 	}
@@ -32,6 +32,8 @@ func TestRoomMatrix(t *testing.T) {
 		"observer": {ID: "o1", Role: RoleParticipant}, "outsider": {ID: "x", Role: RoleParticipant},
 		"admin": {ID: "a1", Role: RoleAdmin}, "records": {ID: "r1", Role: RoleRecords},
 		"other-mediator": {ID: "m9", Role: RoleMediator},
+		// m3 is on the record, but no seated mediator has confirmed them.
+		"unconfirmed-mediator": {ID: "m3", Role: RoleMediator},
 	}
 	// allowed lists "who room action" triples; everything else is denied.
 	all := func(who, room string) []string {

@@ -10,7 +10,7 @@ func TestSessionActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// theCase (policy_test.go): m1 mediates, m2 recused, pA/pB parties,
+	// theCase (policy_test.go): m1 mediates, m2 recused, m3 unconfirmed, pA/pB parties,
 	// cA counsel, o1 observer.
 	cases := []struct {
 		user User
@@ -24,6 +24,9 @@ func TestSessionActions(t *testing.T) {
 		{User{ID: "m2", Role: RoleMediator}, SessionManage, false},
 		{User{ID: "m2", Role: RoleMediator}, SessionRead, false},
 		{User{ID: "m9", Role: RoleMediator}, SessionRead, false},
+		{User{ID: "m3", Role: RoleMediator}, SessionRead, false}, // unconfirmed
+		{User{ID: "m3", Role: RoleMediator}, SessionManage, false},
+		{User{ID: "m3", Role: RoleMediator}, MailRead, false},
 		{User{ID: "pA", Role: RoleParticipant}, SessionRead, true},
 		{User{ID: "pA", Role: RoleParticipant}, SessionManage, false},
 		{User{ID: "pA", Role: RoleParticipant}, MailRead, false},

@@ -37,3 +37,58 @@ func TestUnadmittedMediatorAddsNobody(t *testing.T) {
 		}
 	}
 }
+
+// TestUnconfirmedMediatorReadsNothing: a mediator of the case record whom
+// no seated mediator has confirmed (Case.Unconfirmed) handles no document,
+// is in no room, sees no session or outbox, and recuses no one else, adds
+// no mediator and removes no participant — each refusal naming its rule —
+// while a confirmed co-mediator keeps all of it. Without the fact nothing
+// changes.
+func TestUnconfirmedMediatorReadsNothing(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Case{ID: "case1", Mediators: []string{"m1", "m2"}, Parties: []string{"pA"},
+		SideMembers: map[string][]string{"A": {"pA"}}, Unconfirmed: []string{"m2"}}
+	without := *c
+	without.Unconfirmed = nil
+	m1, m2 := User{ID: "m1", Role: RoleMediator}, User{ID: "m2", Role: RoleMediator}
+	check := func(what, rule string, decide func(u User, c *Case) Decision) {
+		t.Helper()
+		if d := decide(m2, c); d.Allowed || !slices.Contains(d.Policies, rule) {
+			t.Errorf("%s by the unconfirmed mediator: %+v", what, d)
+		}
+		if !decide(m1, c).Allowed {
+			t.Errorf("%s by the confirmed mediator refused", what)
+		}
+		if !decide(m2, &without).Allowed {
+			t.Errorf("%s refused without the fact", what)
+		}
+	}
+	for _, a := range []Action{CaseRecuse, CaseAddMediator, CaseRemoveParticipant} {
+		check(string(a), "unconfirmed-mediators-change-nobody", func(u User, c *Case) Decision { return e.Decide(u, a, c) })
+	}
+	for _, a := range []Action{SessionRead, SessionManage, MailRead} {
+		check(string(a), "unconfirmed-mediators-see-no-sessions", func(u User, c *Case) Decision { return e.Decide(u, a, c) })
+	}
+	for _, a := range []Action{DocList, DocReadMetadata, DocDownload, DocUpload, DocShare} {
+		for _, class := range []string{"evidence", ClassMediatorNotes} {
+			check(string(a)+" "+class, "unconfirmed-mediators-handle-no-documents", func(u User, c *Case) Decision {
+				return e.DecideDocument(u, a, Document{Case: c, Audience: AudienceCaucus, Side: "A", Class: class})
+			})
+		}
+	}
+	for _, a := range []Action{RoomJoin, RoomPost, RoomHistory} {
+		for _, kind := range []RoomKind{RoomJoint, RoomCaucus, RoomMediators} {
+			check(string(a)+" "+string(kind), "unconfirmed-mediators-in-no-room", func(u User, c *Case) Decision {
+				return e.DecideRoom(u, a, Room{Case: c, Kind: kind, Side: "A"})
+			})
+		}
+	}
+	for _, a := range []Action{CaseRead, CaseReadSummary, CaseUpdate, CaseDisclose, CaseInvite, CaseReentry} {
+		if !e.Decide(m2, a, c).Allowed {
+			t.Errorf("%s refused to the unconfirmed mediator", a)
+		}
+	}
+}

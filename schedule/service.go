@@ -221,10 +221,19 @@ func oneSided(c *cases.Case, rooms, expected []string) error {
 }
 
 func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *cases.Case) error {
-	if s.cfg.Policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
+	d := s.cfg.Policy.Decide(actor.Principal(), a, c.Facts())
+	if d.Allowed {
 		return nil
 	}
-	s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Attrs: map[string]string{"action": string(a)}, Time: s.cfg.Now().UTC()})
+	attrs := map[string]string{"action": string(a)}
+	if slices.Contains(d.Policies, cases.RuleUnconfirmedSessions) {
+		// A co-mediator no seated mediator has confirmed (loadCase puts
+		// the fact in c): told in words what they wait for.
+		attrs["rule"] = cases.RuleUnconfirmedSessions
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Attrs: attrs, Time: s.cfg.Now().UTC()})
+		return c.NotConfirmed("see or arrange this case's sessions")
+	}
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Attrs: attrs, Time: s.cfg.Now().UTC()})
 	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
 }
 
@@ -242,6 +251,12 @@ func (s *Service) loadCase(ctx context.Context, actor account.Account, caseID st
 		return nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
 	}
 	if err != nil {
+		return nil, err
+	}
+	// A mediator no seated mediator has confirmed sees and arranges no
+	// session and reads no outbox (policy
+	// unconfirmed-mediators-see-no-sessions).
+	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := s.authorize(ctx, actor, a, c); err != nil {

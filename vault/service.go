@@ -118,7 +118,24 @@ func (s *Service) scope(ctx context.Context, actor account.Account, caseID strin
 	if err != nil {
 		return nil, err
 	}
-	return &caseScope{c: c, actor: actor, dec: s.policy.Documents(actor.Principal(), c.Facts())}, nil
+	// Which mediators no seated mediator has confirmed yet: they handle
+	// none of the case's documents (cases.Service.Admission; policy
+	// unconfirmed-mediators-handle-no-documents). Every decision of this
+	// scope carries the fact; a mediator it refuses is told so at once, in
+	// words, for every document request alike.
+	if err := s.cases.Admission(ctx, c); err != nil {
+		return nil, err
+	}
+	cs := &caseScope{c: c, actor: actor, dec: s.policy.Documents(actor.Principal(), c.Facts())}
+	if actor.Role == policy.RoleMediator {
+		probe := cs.dec.Decide(policy.DocList, policy.Document{Audience: policy.AudienceMediators, Class: "evidence"})
+		if !probe.Allowed && slices.Contains(probe.Policies, cases.RuleUnconfirmedDocuments) {
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+				Attrs: map[string]string{"action": "case.documents", "rule": cases.RuleUnconfirmedDocuments}})
+			return nil, c.NotConfirmed("open this case's documents")
+		}
+	}
+	return cs, nil
 }
 
 func (cs *caseScope) allowed(a policy.Action, d policy.Document) bool {

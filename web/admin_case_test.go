@@ -51,6 +51,7 @@ type adminCase struct {
 	party  map[string]*client.Client // "A", "B"
 	docs   map[string]string         // audience -> document id
 	secret string                    // the case title
+	medX   *client.E2EE              // the mediator's device, once admit made one
 }
 
 func newAdminCase(t *testing.T) *adminCase {

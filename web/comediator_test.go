@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/policy"
@@ -42,6 +44,7 @@ func TestComediatorMustBeIndependentOfTheAdder(t *testing.T) {
 	if err := addMediator(t, k.medC, k.id, mine.ID); err != nil {
 		t.Fatalf("the case's mediator adding an independent colleague: %v", err)
 	}
+	k.admit(t, mine.ID)
 	k.readsAll(t, "the co-mediator", mineC)
 
 	for who, id := range map[string]string{"a mediator account A made": puppet.ID, "a mediator account of an admin A reset": bMed.ID} {
@@ -74,6 +77,7 @@ func TestComediatorMustBeIndependentOfTheAdder(t *testing.T) {
 	if err := addMediator(t, k.medC, k.id, other.ID); err != nil {
 		t.Fatalf("adding an independent co-mediator: %v", err)
 	}
+	k.admit(t, other.ID)
 	k.readsAll(t, "the independent co-mediator", otherC)
 }
 
@@ -107,10 +111,43 @@ func TestComediatorAddedByUnknownLineageRefused(t *testing.T) {
 		t.Fatalf("the case's mediator adding an independent colleague: %v", err)
 	}
 	asBeforeLineage(t, k.n, old.ID)
+	k.admit(t, old.ID)
 	k.readsAll(t, "the co-mediator", oldC)
 	err := addMediator(t, oldC, k.id, puppet.ID)
 	if err == nil || apiErr(t, err).Status != http.StatusForbidden {
 		t.Fatalf("a co-mediator of unknown lineage added a mediator account: %v", err)
 	}
 	k.readsNothing(t, "the account it tried to add", puppetC)
+}
+
+// admit has the case's mediator confirm co-mediator account: their device
+// opens the case's conversation (its first statement, if none yet) and
+// signs a statement seating them, without which the server keeps a
+// co-mediator off the case's documents, rooms and sessions
+// (docs/security.md, "A co-mediator nobody admitted reading the case").
+func (k *adminCase) admit(t *testing.T, account string) {
+	t.Helper()
+	ctx := t.Context()
+	if k.medX == nil {
+		k.medX = newRegisteredDevice(t, k.medC, k.med.ID)
+	}
+	sc, err := k.medX.OpenSecureChat(ctx, k.id, client.SecureOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sc.AdmitMediator(ctx, account); err != nil {
+		t.Fatalf("admitting the co-mediator: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		seated, _, err := k.n.KeyDir.SeatedMediators(ctx, k.id)
+		if err == nil && slices.Contains(seated, account) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the co-mediator is not seated within 20s (%v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

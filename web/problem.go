@@ -151,8 +151,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // holds the most versions (all 409), and an invitation for
 // someone who already joined with another link (410, where a new
 // invitation would make a second copy of them), and an invitation or a
-// link back in asked by a mediator the signed membership does not seat
-// (403, where other refusals say only "not allowed"). The detail is the
+// link back in asked by a mediator the signed membership does not seat,
+// and a co-mediator no seated mediator has confirmed asking for the case's
+// documents, rooms or sessions or to change who is in it (403, where
+// other refusals say only "not allowed"). The detail is the
 // refusal's own sentence.
 func typedProblem(err error) (problem, bool) {
 	var (
@@ -171,7 +173,7 @@ func typedProblem(err error) (problem, bool) {
 		t, status, title, marker, base = api.ProblemDocumentLimit, http.StatusConflict, "This case holds as many documents as it can", vault.ErrDocumentLimit, fault.ErrConflict
 	case errors.Is(err, vault.ErrVersionLimit):
 		t, status, title, marker, base = api.ProblemVersionLimit, http.StatusConflict, "This document holds as many versions as it can", vault.ErrVersionLimit, fault.ErrConflict
-	case errors.Is(err, cases.ErrNotConfirmed), errors.Is(err, cases.ErrNotOpenYet), errors.Is(err, cases.ErrNotOpener), errors.Is(err, keydir.ErrNotSeated):
+	case errors.Is(err, cases.ErrNotConfirmed), errors.Is(err, cases.ErrNotOpenYet), errors.Is(err, cases.ErrUnconfirmed), errors.Is(err, cases.ErrNotOpener), errors.Is(err, keydir.ErrNotSeated):
 		t, status, title, base = api.ProblemMediatorNotConfirmed, http.StatusForbidden, "Not yet", fault.ErrForbidden
 	case errors.Is(err, cases.ErrAlreadyJoined):
 		t, status, title, base = api.ProblemAlreadyJoined, http.StatusGone, "Already joined", fault.ErrGone

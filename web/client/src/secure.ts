@@ -884,7 +884,8 @@ export class SecureCase {
   /**
    * The mediators the case record lists that no signed statement admits (a co-mediator being added, one
    * coming back after a recusal, or an account the server made up): they read nothing until a mediator
-   * of the case confirms them with admitMediator.
+   * of the case confirms them with admitMediator — the server refuses them the case's rooms, documents and
+   * sessions meanwhile (docs/security.md, "A co-mediator nobody admitted reading the case").
    */
   pendingMediators(): { accountId: string; name: string }[] {
     if (!this.mediator || !this.sitting(this.me.account)) return [];
