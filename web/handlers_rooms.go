@@ -47,6 +47,9 @@ func (a *API) listRooms(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if rooms == nil {
+		rooms = []api.RoomView{} // none (a co-mediator not confirmed yet): [], never null
+	}
 	writeJSON(w, http.StatusOK, api.List[api.RoomView](rooms))
 }
 

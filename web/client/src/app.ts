@@ -487,6 +487,11 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   await sc.open();
   await loadDefinedRooms(caseID, sc).catch(() => {});
   c = sc.c;
+  // A co-mediator no mediator of the case has confirmed yet: the server
+  // gives them no room, document or session. The page says so, keeps the
+  // safety numbers (to check with whoever admits them), and looks for
+  // rooms every 10 s: once admitted it opens the case as usual.
+  if (sc.mediator && sc.rooms.length === 0) { waitForAdmission(caseID); return; }
   if (!sc.rooms.includes(current) || !roomShown(current)) current = sc.rooms[0];
   initFloor({ h, sc: () => sc, c: () => c, me: () => me.id, current: () => current, roomTitle, roomClass, sideLabel, nameOf: (a) => sc.nameOf(a), errText, openRoom: (r) => switchRoom(r) });
   renderRooms();
@@ -512,6 +517,25 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     caseID, mediator: sc.mediator, rooms: sc.rooms.filter((r) => !definedRoom(r)), roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
+}
+
+/** The page of a co-mediator not confirmed yet (openCase): what they wait for, and their safety numbers. */
+function waitForAdmission(caseID: string): void {
+  renderRooms();
+  renderDevices($("devices"), devicesContext());
+  $("room").replaceChildren(h("h2", { id: "room-title", tabindex: "-1" }, "Waiting for a mediator to confirm you"),
+    h("p", { id: "admission-wait" }, "You are listed as a mediator of this case, but no mediator already in it has confirmed you yet. " +
+      "Until one does, you cannot open its rooms, documents or sessions. They will check your safety number with you by phone (below), then admit you; this page opens the case by itself once they have."));
+  for (const id of ["sessions", "agreement", "documents"]) $(id).remove();
+  document.getElementById("room-title")?.focus();
+  let tries = 0;
+  const look = async () => {
+    if (!document.getElementById("admission-wait") || ++tries > 720) return; // left the page, or 2 hours
+    const rooms = await api.rooms(caseID).catch(() => null);
+    if (rooms && rooms.length > 0) { location.reload(); return; }
+    setTimeout(() => void look(), 10000);
+  };
+  setTimeout(() => void look(), 10000);
 }
 
 const devicesContext = () => ({ sc, myName: me.name, nameOf: (a: string) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
@@ -597,7 +621,7 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
           await sc.admitMediator(m.accountId);
           question.replaceChildren();
           document.querySelector("#room > .banner")?.replaceWith(roomBanner(current));
-          notice(`${m.name} is admitted: they read the joint room, every caucus and the documents shared in them from now on.`);
+          notice(`${m.name} is admitted: they read new messages in every room from now on, and every document of the case, earlier ones included.`);
         } catch (e) {
           yes.disabled = false;
           out.textContent = `${m.name} was not admitted: ${errText(e)}.`;
@@ -606,13 +630,15 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
       question.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "admit-mediator-q", "aria-describedby": "admit-mediator-what", "data-account": m.accountId },
         h("p", { id: "admit-mediator-q" }, h("strong", {}, `Admit ${m.name} as a co-mediator?`)),
         h("ul", { id: "admit-mediator-what" },
-          h("li", {}, `They will be able to read the joint room, every caucus and the documents shared in them.`),
+          h("li", {}, `They will read what is written from now on in the joint room and every caucus (not earlier messages), and every document of the case, earlier ones included.`),
           h("li", {}, `Only do this if the program told you ${m.name} is joining this case.`)),
         number,
         h("div", { class: "row" }, yes, cancel)));
       cancel.focus(); // not Admit: Enter pressed twice must not admit
       // The name is the server's word; the safety number (from the devices' keys) is what can be compared by phone.
-      sc.safetyNumber(m.accountId).then(
+      // The devices are read afresh: a co-mediator not admitted yet is in no room, so nothing they did (opening the
+      // case on a new device) has reached this page otherwise.
+      sc.refresh().catch(() => {}).then(() => sc.safetyNumber(m.accountId)).then(
         (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),
           `Check this number with ${m.name} by phone before you admit them.`),
         (e) => { const w = errText(e); number.replaceChildren(`${w.charAt(0).toUpperCase() + w.slice(1)}. Confirm with ${m.name} and the program by phone before you admit them.`); });

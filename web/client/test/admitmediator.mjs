@@ -60,10 +60,16 @@ await run(async () => {
   const sam = await newPage("Sam Lee");
   await signInTo(sam, samEmail);
   await sendText(a, "caucus:A", "Only for Morgan, not yet for Sam.");
-  await openRoom(sam, "caucus:A");
-  await sam.waitForTimeout(3000);
-  check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0,
-    "Sam reads nothing of A's caucus before the mediator admits them");
+  // The server gives Sam no room, document or session until then: Sam's
+  // page says what Sam waits for, in plain words.
+  const wait = sam.locator("#admission-wait");
+  await wait.waitFor({ timeout: LONG });
+  const waitWords = await wait.innerText();
+  check(waitWords.includes("no mediator already in it has confirmed you yet") && waitWords.includes("cannot open its rooms, documents or sessions") &&
+    !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(waitWords), "Sam's page says Sam waits to be confirmed: " + waitWords);
+  check(await sam.locator("#rooms button").count() === 0 && await sam.locator("#documents").count() === 0,
+    "Sam's page shows no room and no documents before the mediator admits them");
+  await sam.screenshot({ path: `${shots}/admit-mediator-waiting.png`, fullPage: false });
   // Nor does Sam bring anyone in meanwhile: the server refuses Sam's
   // invitation (one Sam kept could join side A, whom Morgan's page would
   // sign into A's caucus), and Sam's page says why in words.
@@ -82,7 +88,7 @@ await run(async () => {
   const dialog = med.locator("#mediator-admissions .confirm[role=alertdialog]");
   await dialog.waitFor();
   const q = await dialog.innerText();
-  check(q.includes("Admit Sam Lee as a co-mediator?") && q.includes("They will be able to read the joint room, every caucus and the documents shared in them.") &&
+  check(q.includes("Admit Sam Lee as a co-mediator?") && q.includes("They will read what is written from now on in the joint room and every caucus (not earlier messages), and every document of the case, earlier ones included.") &&
     q.includes("Only do this if the program told you Sam Lee is joining this case."), "the confirmation says what admitting does: " + q);
   check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-cancel", "focus moves to Cancel, not to the button that admits (Enter twice must not admit)");
   // The name is the server's word: the dialog shows the safety number with Sam, which Sam's page shows too.
@@ -122,8 +128,11 @@ await run(async () => {
   await med.locator("#mediator-admissions .admit-mediator").waitFor({ state: "detached", timeout: LONG });
   await med.locator("#notice", { hasText: "Sam Lee is admitted" }).waitFor({ timeout: LONG });
   check((await med.innerText("#room > .banner")).includes("Sam Lee"), "now the caucus's banner names Sam: " + await med.innerText("#room > .banner"));
+  // Sam's page opens the case by itself once the server gives Sam rooms.
+  await sam.locator('#rooms button[data-room="caucus:A"]').waitFor({ timeout: LONG });
   await a.waitForTimeout(3500); // A's page fetches the signed membership again before its next send
   await sendText(a, "caucus:A", "Welcome, Sam: this is for both mediators.");
+  await openRoom(sam, "caucus:A");
   await waitText(sam, "Welcome, Sam: this is for both mediators.");
   check(true, "after the mediator confirmed, Sam reads A's caucus");
   check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0, "and still nothing from before the admission");
