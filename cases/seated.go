@@ -215,7 +215,9 @@ func (s *Service) seated(ctx context.Context, caseID string) ([]string, bool, er
 // (as unadmitted); before any statement, every mediator but the case's
 // opener (Opener), who alone may sign the first one — so the mediator who
 // created a case reads and uploads its documents before anyone opens its
-// conversation, and a co-mediator added meanwhile does not. A case with
+// conversation, and a co-mediator added meanwhile does not. Recused
+// mediators are never in it, and a signed case whose seated mediators
+// have all left has none (nobody could confirm them). A case with
 // one mediator ever has no one unconfirmed and costs no read. With no
 // MembershipReader the case is taken to have no statement. Call it before
 // any lock: it reads the key directory (through a short cache, SeatTTL).
@@ -230,8 +232,23 @@ func (s *Service) Admission(ctx context.Context, c *Case) error {
 	}
 	c.signed = signed
 	opener := Opener(c)
+	// A signed case none of whose seated mediators is still active (each
+	// recused or removed) has nobody left to confirm anyone: its active
+	// mediators count as confirmed, as the program's reassignment of an
+	// orphaned case (two administrators, then a notice period: the only
+	// way a case with no active mediator gets one) requires. Otherwise
+	// such a case would be shut to every mediator for good.
+	seatedActive := false
 	for _, m := range c.Mediators {
-		if signed && !slices.Contains(seated, m.AccountID) || !signed && opener != "" && m.AccountID != opener {
+		if m.Recused == nil && slices.Contains(seated, m.AccountID) {
+			seatedActive = true
+		}
+	}
+	for _, m := range c.Mediators {
+		if m.Recused != nil {
+			continue // a recused mediator is shut out by the record's own rules, not told to wait
+		}
+		if signed && seatedActive && !slices.Contains(seated, m.AccountID) || !signed && opener != "" && m.AccountID != opener {
 			c.unconfirmed = append(c.unconfirmed, m.AccountID)
 		}
 	}

@@ -172,3 +172,44 @@ func TestAdmissionBeforeAnyStatement(t *testing.T) {
 		t.Fatalf("Mia gone, Max the only mediator: %v, %v", got.Facts().Unconfirmed, err)
 	}
 }
+
+// TestAdmissionOnceTheSeatedMediatorsLeft: in a signed case, once every
+// mediator the statement seats has left (recused), nobody could confirm
+// the active ones, so none is unconfirmed: the program's reassignment of
+// an orphaned case (the assigned mediator reads what policy gives a
+// mediator) works after the conversation was opened, as before it
+// (review 360). A recused mediator is never counted as waiting.
+func TestAdmissionOnceTheSeatedMediatorsLeft(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	mia := e.stored(t, policy.RoleMediator, "mia@example.org", nil)
+	max := e.stored(t, policy.RoleMediator, "max@example.org", nil)
+	c := e.newCase(t, mia, "Flat 6")
+	if _, err := e.svc.AddMediator(ctx, mia, c.ID, max.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Membership = seatedIn{mia.ID}
+	got, err := e.svc.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Admission(ctx, got); err != nil || !slices.Equal(got.Facts().Unconfirmed, []string{max.ID}) {
+		t.Fatalf("Mia seated, Max not: %v, %v", got.Facts().Unconfirmed, err)
+	}
+	if _, err := e.svc.Recuse(ctx, mia, c.ID, mia.ID, "conflict of interest"); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.ForgetSeats(c.ID)
+	if got, err = e.svc.Load(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Admission(ctx, got); err != nil || len(got.Facts().Unconfirmed) != 0 {
+		t.Fatalf("Mia recused, Max the only mediator, nobody left to confirm him: %v, %v", got.Facts().Unconfirmed, err)
+	}
+	// Seated Max, recused Mia unseated: Mia is not counted as waiting.
+	e.svc.Membership = seatedIn{max.ID}
+	e.svc.ForgetSeats(c.ID)
+	if err := e.svc.Admission(ctx, got); err != nil || len(got.Facts().Unconfirmed) != 0 {
+		t.Fatalf("recused Mia counted as waiting: %v, %v", got.Facts().Unconfirmed, err)
+	}
+}
