@@ -387,7 +387,11 @@ func (c *socket) open() {
 	// raises the flag and ends.)
 	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
 	if opts.Session != nil || opts.Watch != "" {
-		c.fallbackTick = time.AfterFunc(spread(opts.Fallback), func() { c.kick(wantFallback) })
+		// Armed only once the field is set: the checker it starts reads
+		// the field (to re-arm it), and a short Fallback (tests) could
+		// fire before the assignment.
+		c.fallbackTick = time.AfterFunc(time.Hour, func() { c.kick(wantFallback) })
+		c.fallbackTick.Reset(spread(opts.Fallback))
 	}
 	// On the server's context, not the connection's own (close stops it
 	// before it cancels that one): registered there it costs the
