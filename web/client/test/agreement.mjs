@@ -481,6 +481,15 @@ await run(async () => {
   await co.fill("#password", env("PARLEY_PASSWORD"));
   await co.click("form button[type=submit]");
   await connected(co);
+  // The co-mediator reads nothing of the case until a mediator already in
+  // it admits them (the server's gate): the first mediator does, and the
+  // co-mediator's page opens the case by itself.
+  await co.locator("#admission-wait").waitFor({ timeout: 60000 });
+  await med.locator("#mediator-admissions button.admit-mediator-ask").click();
+  await med.locator("#admit-mediator-confirm").click();
+  await med.locator("#mediator-admissions .admit-mediator").waitFor({ state: "detached", timeout: 60000 });
+  await co.locator("#rooms button[data-room]").first().waitFor({ timeout: 60000 });
+  await connected(co);
   await state(co, "version 3");
   await state(med, "version 3");
   if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
