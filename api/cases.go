@@ -319,10 +319,13 @@ type OutcomeResponse struct {
 
 func (OutcomeResponse) wire() {}
 
-// SurveyLink is one participant's single-use survey link.
+// SurveyLink is one participant's single-use survey link. A link Parley
+// emailed to the person is not given (Link empty, Mailed true): only they
+// can answer it.
 type SurveyLink struct {
-	Name string `json:"name"`
-	Link string `json:"link"`
+	Name   string `json:"name"`
+	Link   string `json:"link,omitempty"`
+	Mailed bool   `json:"mailed,omitempty"`
 }
 
 // SurveyRequest answers a survey (POST /api/v1/surveys/responses).

@@ -700,14 +700,18 @@ func (s *Service) Overdue(ctx context.Context, caseID string, now time.Time) ([]
 // The message says nothing of the case. Someone whose address another seat
 // of the case has (cases.SharedWith) is not mailed, and is named in a
 // LinksNotMailedError: whoever reads that mailbox could answer their
-// survey in their name.
-func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.SurveyLink, surveyURL string) error {
+// survey in their name. mailed[i] says links[i] was queued: the caller
+// then shows the mediator no link for that person, so that only they can
+// answer it (the mediator holding every link could answer in anyone's
+// name, and the answer names nobody).
+func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.SurveyLink, surveyURL string) (mailed []bool, err error) {
+	mailed = make([]bool, len(links))
 	if s.cfg.Outbox == nil {
-		return nil
+		return mailed, nil
 	}
 	seats, err := s.cfg.Cases.Seats(ctx, c)
 	if err != nil {
-		return err
+		return mailed, err
 	}
 	var notMailed []string
 	var errs []error
@@ -729,12 +733,14 @@ func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.
 			notMailed = append(notMailed, p.Name)
 			continue
 		}
-		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+		err = s.cfg.Outbox.Enqueue(ctx, mail.Message{
 			ID: mailID("survey", c.ID, p.AccountID), CaseID: c.ID, Kind: mail.KindSurvey, To: acct.Email, ToAccount: p.AccountID,
 			Subject: "How was your mediation?",
 			Text: fmt.Sprintf("Your mediation has ended. Would you tell the program how it went? Six short questions, anonymous: %s#%s%s",
 				surveyURL, link.Token, mailFooter),
-		}))
+		})
+		mailed[i-1] = err == nil
+		errs = append(errs, err)
 	}
-	return notMailedErr("survey links", notMailed, errs)
+	return mailed, notMailedErr("survey links", notMailed, errs)
 }

@@ -121,7 +121,7 @@ func TestSurveyMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.MailSurveys(ctx, c, links, "https://parley.example.test/survey"); err != nil {
+	if _, err := e.svc.MailSurveys(ctx, c, links, "https://parley.example.test/survey"); err != nil {
 		t.Fatal(err)
 	}
 	msgs, _ := e.outbox.List(ctx, e.c.ID)

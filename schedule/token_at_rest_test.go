@@ -35,7 +35,7 @@ func TestSentLinksNotKeptInOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.MailSurveys(ctx, c, links, "https://parley.example.test/survey"); err != nil {
+	if _, err := e.svc.MailSurveys(ctx, c, links, "https://parley.example.test/survey"); err != nil {
 		t.Fatal(err)
 	}
 	tokens := []string{invite, reentry}

@@ -145,18 +145,18 @@ func (a *API) fileAgreement(w http.ResponseWriter, r *http.Request) {
 	out := api.AgreementFiled{Agreement: v}
 	if c != nil {
 		var warning string
+		var mailed []bool
 		if a.schedule != nil {
 			var err error
-			warning, err = linkMailWarning(a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"), surveyQueueFailed)
+			var mailErr error
+			mailed, mailErr = a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey")
+			warning, err = linkMailWarning(mailErr, surveyQueueFailed)
 			if err != nil {
 				a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
 			}
 		}
 		view := c.View()
-		out.Outcome = &api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}, MailWarning: warning}
-		for _, l := range links {
-			out.Outcome.Surveys = append(out.Outcome.Surveys, api.SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
-		}
+		out.Outcome = &api.OutcomeResponse{Case: &view, Surveys: a.surveyLinks(links, mailed), MailWarning: warning}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

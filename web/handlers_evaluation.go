@@ -35,19 +35,35 @@ func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var warning string
+	var mailed []bool
 	if a.schedule != nil {
 		var err error
-		warning, err = linkMailWarning(a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"), surveyQueueFailed)
+		var mailErr error
+		mailed, mailErr = a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey")
+		warning, err = linkMailWarning(mailErr, surveyQueueFailed)
 		if err != nil {
 			a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
 		}
 	}
 	view := c.View()
-	out := api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}, MailWarning: warning}
-	for _, l := range links {
-		out.Surveys = append(out.Surveys, api.SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
-	}
+	out := api.OutcomeResponse{Case: &view, Surveys: a.surveyLinks(links, mailed), MailWarning: warning}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// surveyLinks is the outcome's answer of survey links: a link that was
+// emailed is not given to the mediator, only said to be mailed, so that
+// only its person can answer it (a mediator holding every link could
+// answer, unseen, in anyone's name: the answer names nobody).
+func (a *API) surveyLinks(links []cases.SurveyLink, mailed []bool) []api.SurveyLink {
+	out := []api.SurveyLink{}
+	for i, l := range links {
+		if i < len(mailed) && mailed[i] {
+			out = append(out, api.SurveyLink{Name: l.Name, Mailed: true})
+			continue
+		}
+		out = append(out, api.SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
+	}
+	return out
 }
 
 // submitSurvey needs no session: the single-use token is the capability,

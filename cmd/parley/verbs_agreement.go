@@ -257,9 +257,7 @@ func agreementFile(ctx context.Context, args []string) error {
 	fmt.Printf("The signed agreement is filed as document %s (record class agreement), in the joint room.\n", out.Agreement.Filed)
 	if out.Outcome != nil {
 		fmt.Printf("The case's outcome is recorded: %s.\n", out.Agreement.Outcome)
-		for _, l := range out.Outcome.Surveys {
-			fmt.Printf("  survey for %s: %s\n", l.Name, l.Link)
-		}
+		printSurveyLinks(out.Outcome.Surveys)
 	} else {
 		fmt.Println("The outcome is recorded at closure: move the case to closure and run this again.")
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -44,10 +45,8 @@ func caseOutcome(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(out)
 	}
-	fmt.Printf("Outcome recorded: %s. Anonymous survey links — send each person their own; each works once:\n", *result)
-	for _, s := range out.Surveys {
-		fmt.Printf("  %-40s %s\n", s.Name, s.Link)
-	}
+	fmt.Printf("Outcome recorded: %s.\n", *result)
+	printSurveyLinks(out.Surveys)
 	if out.MailWarning != "" {
 		fmt.Println("warning:", out.MailWarning)
 	}
@@ -104,4 +103,26 @@ func exportVerb(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "\nWrote %s (%d rows; %d generalized, %d suppressed to keep every group ≥ %d; %d comments dropped) and %s.dictionary.md\nSHA-256 %s (recorded in the audit log)\n",
 		*out, rep.Rows, rep.Generalized, rep.Suppressed, rep.K, rep.CommentsDropped, *out, rep.SHA256)
 	return nil
+}
+
+// printSurveyLinks lists the outcome's survey links: the ones Parley did
+// not email, to send privately, and the names of those it emailed (their
+// links are not given to the mediator).
+func printSurveyLinks(links []api.SurveyLink) {
+	var mailed []string
+	shown := false
+	for _, l := range links {
+		if l.Mailed || l.Link == "" {
+			mailed = append(mailed, l.Name)
+			continue
+		}
+		if !shown {
+			fmt.Println("Anonymous survey links — send each person their own, privately; each works once:")
+			shown = true
+		}
+		fmt.Printf("  %-40s %s\n", l.Name, l.Link)
+	}
+	if len(mailed) > 0 {
+		fmt.Printf("Parley emailed their own survey link to: %s.\n", strings.Join(mailed, ", "))
+	}
 }

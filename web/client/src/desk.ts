@@ -995,9 +995,13 @@ function outcomeSection(mine: boolean): HTMLElement {
 function surveyLinks(links: W.SurveyLink[]): HTMLElement {
   return h("div", { id: "desk-surveys", class: "confirm" },
     h("h3", {}, "Survey links"),
-    links.length ? h("p", {}, h("strong", {}, "These links are shown only once."),
-      " Give each person their own link; each works once. People with an email address on their invitation were also sent theirs when this server sends mail.") : h("p", { class: "note" }, "Nobody to survey: no party or lawyer joined."),
+    !links.length ? h("p", { class: "note" }, "Nobody to survey: no party or lawyer joined.")
+      : links.some((l) => !l.mailed) ? h("p", {}, h("strong", {}, "These links are shown only once."),
+        " Give each person their own link, privately; each works once.")
+        : h("p", {}, "Parley emailed each person their own survey link."),
+    links.some((l) => l.mailed) ? h("p", { class: "note" }, "A link Parley emailed is not shown here, so that only its person can answer it.") : "",
     h("ul", { class: "survey-links" }, ...links.map((l, i) => {
+      if (l.mailed || !l.link) return h("li", { id: "desk-survey-mailed-" + i }, `${l.name}: their link was emailed to them.`);
       const input = h("input", { id: "desk-survey-" + i, type: "text", readonly: true, value: l.link }) as HTMLInputElement;
       return h("li", {}, h("label", { for: input.id }, `Survey link for ${l.name}`), input, copyButton(input, "desk-survey-copy-" + i, `Copy ${l.name}'s link`));
     })));

@@ -615,11 +615,14 @@ export interface OutcomeResponse {
 }
 
 /**
- * SurveyLink is one participant's single-use survey link.
+ * SurveyLink is one participant's single-use survey link. A link Parley
+ * emailed to the person is not given (Link empty, Mailed true): only they
+ * can answer it.
  */
 export interface SurveyLink {
   name: string;
-  link: string;
+  link?: string;
+  mailed?: boolean;
 }
 
 /**
