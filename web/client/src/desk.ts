@@ -961,7 +961,7 @@ function outcomeSection(mine: boolean): HTMLElement {
       const req: W.OutcomeRequest = { result: result.value as W.OutcomeResult, sessions: Number(sessions.value), hours: Number(hours.value) };
       confirmStep(box, "desk-outcome", `Record “${resultWords[req.result]}”, ${plural(req.sessions, "session")}, ${plural(req.hours, "hour")} for “${c.title}”?`, [
         "It can be recorded only once: it cannot be changed afterwards.",
-        surveyed.length ? `Each party and lawyer — ${nameList(surveyed)} — gets a single-use satisfaction survey link by email (if they gave an address), and you see every link once to hand on. Their answers are stored without their names; scores are only shown added up, and a comment may be read as written (names and contact details removed) in the program's evaluation.`
+        surveyed.length ? `Each party and lawyer — ${nameList(surveyed)} — gets a single-use satisfaction survey link: by email if Parley has their address, otherwise you see their link once, to hand on privately. Their answers are stored without their names; scores are only shown added up, and a comment may be read as written (names and contact details removed) in the program's evaluation.`
           : "Nobody joined as a party or lawyer, so no survey links are made.",
         "Everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names.",
       ], "Record this outcome", ask, async () => {
