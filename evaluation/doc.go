@@ -13,7 +13,9 @@
 //     becomes "other"), so a free-typed value cannot smuggle a name out;
 //   - survey comments are scrubbed of every roster name of their case and of
 //     PII patterns, and dropped whenever the scrub is not confident; a name
-//     is matched as a whole word in any script and any letter case, after
+//     is matched as a whole word in any script and any letter case (the
+//     Turkish İ, ı and the Latin I, i as one letter: "İlker" is found in
+//     "ilker", "Yıldız" in "YILDIZ"), after
 //     both it and the comment are put in Unicode NFC with typographic
 //     apostrophes (’ ‘ ʼ) folded to ' ("zoë", "Zoe\u0308" and "O’Brien" are
 //     all found), so a released comment is in that form too; every part

@@ -53,8 +53,9 @@ func normalize(s string) string {
 var apostrophes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'")
 
 // A scrubRoster is what rosterStrings returns: the case-insensitive
-// pattern (Unicode simple folding) of each roster string, longest first,
-// compiled once per case.
+// pattern (Unicode simple folding, and the Turkish i's as one letter:
+// namePattern) of each roster string, longest first, compiled once per
+// case.
 type scrubRoster []*regexp.Regexp
 
 // removeName replaces every occurrence of the name in text that is not part of
@@ -208,7 +209,27 @@ func rosterStrings(parts ...[]string) scrubRoster {
 	}
 	roster := make(scrubRoster, len(out))
 	for i, s := range out {
-		roster[i] = regexp.MustCompile(`(?i)` + regexp.QuoteMeta(s))
+		roster[i] = regexp.MustCompile(namePattern(s))
 	}
 	return roster
+}
+
+// namePattern is the case-insensitive pattern of a roster string. Go's
+// (?i) folds by Unicode simple folding, which does not pair the Turkish
+// dotted and dotless letters with the Latin ones (İ is not I, ı is not i),
+// so "İlker" would miss "ilker" and "Yıldız" "YILDIZ": each of i, I, İ
+// and ı is written as all four, with the combining dot above that
+// lower-casing İ may leave (i̇) allowed after it.
+func namePattern(s string) string {
+	var b strings.Builder
+	b.WriteString(`(?i)`)
+	for _, r := range s {
+		switch r {
+		case 'i', 'I', 'İ', 'ı':
+			b.WriteString(`[iIİı]\x{307}?`)
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	return b.String()
 }
