@@ -21,6 +21,11 @@
 //     all found), so a released comment is in that form too; every part
 //     of a person's name of two letters or more, and each half of a
 //     hyphenated one or after an apostrophe, is a roster string; a
+//     comment holding a capitalized word that does not start a sentence
+//     is taken to name someone the roster does not know and is dropped
+//     (quotes around a word do not hide it, and an initial or a short
+//     abbreviation such as "Mr.", "Dr.", "vs." or "e.g." does not end a
+//     sentence); a
 //     comment with a digit of any script, or a letter of a script without
 //     capitals (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean,
 //     Thai…), is dropped; a row releases at most as many comments as the low end of

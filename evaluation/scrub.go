@@ -125,17 +125,32 @@ func confident(text string) bool {
 	words := strings.Fields(strings.ReplaceAll(text, removed, " "))
 	sentenceStart := true
 	for _, w := range words {
-		trimmed := strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+		// Quotes around a word are not part of it ('Smith', ‘Smith’ once
+		// normalized); an apostrophe inside one is (O'Brien).
+		trimmed := strings.Trim(strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }), "'")
 		if trimmed != "" {
 			first := []rune(trimmed)[0]
 			if unicode.IsUpper(first) && !sentenceStart && !allowedCapitalized[trimmed] {
 				return false
 			}
 		}
-		sentenceStart = strings.HasSuffix(w, ".") || strings.HasSuffix(w, "!") || strings.HasSuffix(w, "?")
+		sentenceStart = strings.HasSuffix(w, "!") || strings.HasSuffix(w, "?") ||
+			strings.HasSuffix(w, ".") && !abbreviation(w)
 	}
 	return true
 }
+
+// abbreviation reports whether a word ending in "." is an initial ("J.")
+// or a short abbreviation ("Mr.", "Dr.", "vs.", "e.g."), after which the
+// next word does not start a sentence: "Mr. Smith never listened" names
+// someone.
+func abbreviation(w string) bool {
+	core := strings.TrimRight(strings.TrimLeftFunc(w, func(r rune) bool { return !unicode.IsLetter(r) }), ".")
+	return utf8.RuneCountInString(core) == 1 || abbreviations[strings.ToLower(core)]
+}
+
+var abbreviations = map[string]bool{"mr": true, "mrs": true, "ms": true, "mx": true, "dr": true, "prof": true, "st": true,
+	"jr": true, "sr": true, "vs": true, "e.g": true, "i.e": true, "etc": true}
 
 // capitalizedWords are the words of texts that start with a capital
 // letter and are not allowedCapitalized, wherever they stand (a name
