@@ -16,9 +16,13 @@
 //     is matched as a whole word in any script and any letter case (the
 //     Turkish İ, ı and the Latin I, i as one letter: "İlker" is found in
 //     "ilker", "Yıldız" in "YILDIZ"), after
-//     both it and the comment are put in Unicode NFC with typographic
-//     apostrophes (’ ‘ ʼ) folded to ' ("zoë", "Zoe\u0308" and "O’Brien" are
-//     all found), so a released comment is in that form too; every part
+//     both it and the comment lose their format characters (zero-width
+//     spaces and joiners, soft hyphens, direction marks), are put in
+//     Unicode NFKC and have typographic apostrophes (’ ‘ ʼ) folded to '
+//     ("zoë", "Zoe\u0308", "O’Brien", "Ri\u200bvera", fullwidth "ａｄａ" and
+//     "ﬁona" are all found; a fullwidth ＠ is an @), so a released comment
+//     is in that form too; a comment with an email spelled out ("jblake at
+//     blakelaw dot com", "samlee[at]example[dot]org") is dropped; every part
 //     of a person's name of two letters or more, and each half of a
 //     hyphenated one or after an apostrophe, is a roster string; a
 //     comment holding a capitalized word that does not start a sentence
@@ -26,7 +30,8 @@
 //     (quotes around a word do not hide it, and an initial or a short
 //     abbreviation such as "Mr.", "Dr.", "vs." or "e.g." does not end a
 //     sentence); a
-//     comment with a digit of any script, or a letter of a script without
+//     comment with a digit or other number of any script (superscript,
+//     circled…), or a letter of a script without
 //     capitals (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean,
 //     Thai…), is dropped; a row releases at most as many comments as the low end of
 //     its survey-count band, so their number does not say the count;

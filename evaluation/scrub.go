@@ -35,6 +35,9 @@ var allowedCapitalized = map[string]bool{"I": true, "I'm": true, "I've": true, "
 // that form too.
 func scrubComment(text string, roster scrubRoster) (string, bool) {
 	out := normalize(text)
+	if spelledEmail.MatchString(out) {
+		return "", false
+	}
 	for _, name := range roster {
 		out = removeName(out, name)
 	}
@@ -44,10 +47,32 @@ func scrubComment(text string, roster scrubRoster) (string, bool) {
 	return out, confident(out)
 }
 
-// normalize puts text in Unicode NFC and folds typographic apostrophes to
-// ', so "Zoe\u0308" matches "Zoë" and "O’Brien" matches "O'Brien".
+// normalize removes format characters (Unicode Cf: zero-width spaces and
+// joiners, soft hyphens, direction marks), puts text in Unicode NFKC and
+// folds typographic apostrophes to ', so "Zoe\u0308" matches "Zoë",
+// "O’Brien" matches "O'Brien", "Ri\u200bvera" and "Ri\u00advera" match
+// "Rivera", fullwidth "ａｄａ" matches "Ada", the ligature "ﬁona" "Fiona",
+// fullwidth "＠" is an @ and "⁵" or "①" are digits.
 func normalize(s string) string {
-	return norm.NFC.String(apostrophes.Replace(s))
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+	return apostrophes.Replace(norm.NFKC.String(apostrophes.Replace(s)))
+}
+
+// spelledEmail is an email address written out to pass a filter:
+// "jblake at blakelaw dot com", "sam.lee (at) example (dot) org",
+// "samlee[at]example[dot]org". A comment holding one is dropped whole
+// (what is around it may be part of the address).
+var spelledEmail = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+` + spelledSep("at") + `[a-z0-9\-]+(?:(?:` + spelledSep("dot") + `|\.)[a-z0-9\-]+)+`)
+
+// spelledSep is word written as an email's separator: between spaces,
+// or in brackets with or without spaces around.
+func spelledSep(word string) string {
+	return `(?:\s*[(\[{<]\s*` + word + `\s*[)\]}>]\s*|\s+` + word + `\s+)`
 }
 
 var apostrophes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'")
@@ -107,8 +132,8 @@ func wordRune(r rune) bool {
 }
 
 // confident refuses text that still holds what looks like a name (a
-// capitalized word that does not start a sentence), an @, or digits of
-// any script; and text holding a letter of a script without capital
+// capitalized word that does not start a sentence), an @, or digits or
+// other numbers of any script (superscripts, circled, Roman numerals); and text holding a letter of a script without capital
 // letters (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean, Thai…):
 // there an unknown name cannot be told by its capital, and in the scripts
 // written without spaces between words not even a roster name's part can
@@ -118,7 +143,7 @@ func confident(text string) bool {
 		return false
 	}
 	for _, r := range text {
-		if unicode.IsDigit(r) || caseless(r) {
+		if unicode.IsNumber(r) || caseless(r) {
 			return false
 		}
 	}
@@ -179,7 +204,8 @@ func caseless(r rune) bool {
 
 // rosterStrings lists what must never appear in a case's export: every
 // person's full name and each part of it, emails, side labels and the
-// words of the title, normalized (NFC, plain apostrophes) and each with
+// words of the title, normalized (NFKC, no format characters, plain
+// apostrophes) and each with
 // its pattern.
 func rosterStrings(parts ...[]string) scrubRoster {
 	seen := map[string]bool{}
