@@ -43,7 +43,9 @@
 //     generalized (days, sessions and hours, roster size and survey count
 //     first; then month → quarter → year, outcome, any period, sides,
 //     referral, type, then the follow-up columns), and what is still too small is suppressed. The
-//     report says what was generalized and suppressed;
+//     report says what was generalized and suppressed, and how many
+//     comments the released rows' cases had kept and dropped (a
+//     suppressed row's are not counted: they would say something of it);
 //   - survey means and comments only for cases with at least
 //     MinSurveyResponses responses, so no released mean is one or two
 //     people's exact answers;
