@@ -54,6 +54,9 @@
 //     printed as sum/n with two decimals gave n back (thirds, quarters…),
 //     and with it the row's case inside its group; every 0.5 step is
 //     reachable from any n, so a rounded mean does not say n;
+//   - in a CSV file a cell that starts with = + - @, a tab or a carriage
+//     return gets a leading ', so a spreadsheet does not run a comment
+//     written as a formula ("=HYPERLINK(…)"); JSON lines are as they are;
 //   - with an age recipient the file is encrypted (filippo.io/age) before
 //     it leaves the server.
 //

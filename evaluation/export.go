@@ -632,9 +632,24 @@ func write(w io.Writer, rows []*row, format string) error {
 	}
 	cw := csv.NewWriter(w)
 	cw.Write(Columns)
+	cells := make([]string, len(Columns))
 	for _, r := range rows {
-		cw.Write(r.values)
+		for i, v := range r.values {
+			cells[i] = inertCell(v)
+		}
+		cw.Write(cells)
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// inertCell keeps a spreadsheet from reading a CSV cell as a formula: a
+// cell starting with = + - @, a tab or a carriage return gets a leading '
+// (a comment "=HYPERLINK(…)" would otherwise be a live link, or worse,
+// in the program's spreadsheet). JSON lines are left as they are.
+func inertCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }
