@@ -54,6 +54,11 @@
 //     printed as sum/n with two decimals gave n back (thirds, quarters…),
 //     and with it the row's case inside its group; every 0.5 step is
 //     reachable from any n, so a rounded mean does not say n;
+//   - an export covers whole months (the HTTP route takes only the first
+//     day of a month for from and to), as the opening period is a month:
+//     two exports a day apart would put the cases opened that day alone
+//     in their difference, a lone case's comments word for word; k holds
+//     within each export, not across exports of overlapping ranges;
 //   - in a CSV file a cell that starts with = + - @, a tab or a carriage
 //     return gets a leading ', so a spreadsheet does not run a comment
 //     written as a formula ("=HYPERLINK(…)"); JSON lines are as they are;

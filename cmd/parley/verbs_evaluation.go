@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -15,7 +16,7 @@ import (
 
 func init() {
 	register("case outcome", "case outcome <case> --result full-agreement|partial-agreement|no-agreement|withdrawn [--sessions N] [--hours H] [--json]", caseOutcome)
-	register("export", "export --from YYYY-MM-DD --to YYYY-MM-DD --out FILE [--format csv|jsonl] [--age-recipient age1…] [--k 5]", exportVerb)
+	register("export", "export --from YYYY-MM --to YYYY-MM --out FILE [--format csv|jsonl] [--age-recipient age1…] [--k 5]", exportVerb)
 }
 
 func caseOutcome(ctx context.Context, args []string) error {
@@ -59,8 +60,8 @@ func caseOutcome(ctx context.Context, args []string) error {
 // server audited.
 func exportVerb(ctx context.Context, args []string) error {
 	fs := newFlags("export")
-	from := fs.String("from", "", "first day of case openings to include (YYYY-MM-DD)")
-	to := fs.String("to", "", "day after the last (YYYY-MM-DD)")
+	from := fs.String("from", "", "first month of case openings to include (YYYY-MM)")
+	to := fs.String("to", "", "the month after the last one to include (YYYY-MM); an export covers whole months")
 	out := fs.String("out", "", "file to write")
 	format := fs.String("format", "csv", "csv or jsonl")
 	recipient := fs.String("age-recipient", "", "encrypt to this age recipient (age1…)")
@@ -70,6 +71,14 @@ func exportVerb(ctx context.Context, args []string) error {
 	}
 	if *from == "" || *to == "" || *out == "" {
 		return usagef("--from, --to and --out are required")
+	}
+	first, err := monthStart("--from", *from)
+	if err != nil {
+		return err
+	}
+	after, err := monthStart("--to", *to)
+	if err != nil {
+		return err
 	}
 	c, err := apiClient()
 	if err != nil {
@@ -82,7 +91,7 @@ func exportVerb(ctx context.Context, args []string) error {
 	defer f.Abort()
 	bar := progressbar.DefaultBytes(-1, "exporting")
 	h := sha256.New()
-	rep, err := c.Export(ctx, api.ExportRequest{From: *from, To: *to, Format: *format, AgeRecipient: *recipient, K: *k},
+	rep, err := c.Export(ctx, api.ExportRequest{From: first, To: after, Format: *format, AgeRecipient: *recipient, K: *k},
 		io.MultiWriter(f, h, bar))
 	bar.Finish()
 	if err != nil {
@@ -104,4 +113,16 @@ func exportVerb(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "\nWrote %s (%d rows; %d generalized, %d suppressed to keep every group ≥ %d; %d comments dropped) and %s.dictionary.md\nSHA-256 %s (recorded in the audit log)\n",
 		*out, rep.Rows, rep.Generalized, rep.Suppressed, rep.K, rep.CommentsDropped, *out, rep.SHA256)
 	return nil
+}
+
+// monthStart turns a month (YYYY-MM, or its first day YYYY-MM-01) into the
+// first day the export route takes: it covers whole months only.
+func monthStart(flag, v string) (string, error) {
+	if m, err := time.Parse("2006-01", v); err == nil {
+		return m.Format(time.DateOnly), nil
+	}
+	if d, err := time.Parse(time.DateOnly, v); err == nil && d.Day() == 1 {
+		return v, nil
+	}
+	return "", usagef("%s %q: give a month, YYYY-MM (an export covers whole months)", flag, v)
 }
