@@ -346,8 +346,8 @@ func (SurveyQuestion) wire() {}
 // ExportRequest runs the evaluation export (POST /api/v1/exports); the
 // answer is the file, its report in the Export… headers.
 type ExportRequest struct {
-	From         string `json:"from"` // YYYY-MM-DD
-	To           string `json:"to"`   // YYYY-MM-DD, exclusive
+	From         string `json:"from"` // YYYY-MM-01: the first day of a month
+	To           string `json:"to"`   // YYYY-MM-01, exclusive: the first day of the month after the last
 	Format       string `json:"format"`
 	AgeRecipient string `json:"ageRecipient"`
 	K            int    `json:"k"`

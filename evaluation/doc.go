@@ -13,13 +13,25 @@
 //     becomes "other"), so a free-typed value cannot smuggle a name out;
 //   - survey comments are scrubbed of every roster name of their case and of
 //     PII patterns, and dropped whenever the scrub is not confident; a name
-//     is matched as a whole word in any script and any letter case, after
-//     both it and the comment are put in Unicode NFC with typographic
-//     apostrophes (’ ‘ ʼ) folded to ' ("zoë", "Zoe\u0308" and "O’Brien" are
-//     all found), so a released comment is in that form too; every part
+//     is matched as a whole word in any script and any letter case (the
+//     Turkish İ, ı and the Latin I, i as one letter: "İlker" is found in
+//     "ilker", "Yıldız" in "YILDIZ"), after
+//     both it and the comment lose their format characters (zero-width
+//     spaces and joiners, soft hyphens, direction marks), are put in
+//     Unicode NFKC and have typographic apostrophes (’ ‘ ʼ) folded to '
+//     ("zoë", "Zoe\u0308", "O’Brien", "Ri\u200bvera", fullwidth "ａｄａ" and
+//     "ﬁona" are all found; a fullwidth ＠ is an @), so a released comment
+//     is in that form too; a comment with an email spelled out ("jblake at
+//     blakelaw dot com", "samlee[at]example[dot]org") is dropped; every part
 //     of a person's name of two letters or more, and each half of a
 //     hyphenated one or after an apostrophe, is a roster string; a
-//     comment with a digit of any script, or a letter of a script without
+//     comment holding a capitalized word that does not start a sentence
+//     is taken to name someone the roster does not know and is dropped
+//     (quotes around a word do not hide it, and an initial or a short
+//     abbreviation such as "Mr.", "Dr.", "vs." or "e.g." does not end a
+//     sentence); a
+//     comment with a digit or other number of any script (superscript,
+//     circled…), or a letter of a script without
 //     capitals (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean,
 //     Thai…), is dropped; a row releases at most as many comments as the low end of
 //     its survey-count band, so their number does not say the count;
@@ -31,7 +43,9 @@
 //     generalized (days, sessions and hours, roster size and survey count
 //     first; then month → quarter → year, outcome, any period, sides,
 //     referral, type, then the follow-up columns), and what is still too small is suppressed. The
-//     report says what was generalized and suppressed;
+//     report says what was generalized and suppressed, and how many
+//     comments the released rows' cases had kept and dropped (a
+//     suppressed row's are not counted: they would say something of it);
 //   - survey means and comments only for cases with at least
 //     MinSurveyResponses responses, so no released mean is one or two
 //     people's exact answers;
@@ -40,6 +54,14 @@
 //     printed as sum/n with two decimals gave n back (thirds, quarters…),
 //     and with it the row's case inside its group; every 0.5 step is
 //     reachable from any n, so a rounded mean does not say n;
+//   - an export covers whole months (the HTTP route takes only the first
+//     day of a month for from and to), as the opening period is a month:
+//     two exports a day apart would put the cases opened that day alone
+//     in their difference, a lone case's comments word for word; k holds
+//     within each export, not across exports of overlapping ranges;
+//   - in a CSV file a cell that starts with = + - @, a tab or a carriage
+//     return gets a leading ', so a spreadsheet does not run a comment
+//     written as a formula ("=HYPERLINK(…)"); JSON lines are as they are;
 //   - with an age recipient the file is encrypted (filippo.io/age) before
 //     it leaves the server.
 //

@@ -33,12 +33,17 @@ type Options struct {
 
 // Report says what an export holds and what it had to hide.
 type Report struct {
-	Rows            int            `json:"rows"`
-	CasesInRange    int            `json:"casesInRange"`
-	Suppressed      int            `json:"suppressed"`
-	Generalized     map[string]int `json:"generalized"` // step → rows
-	CommentsKept    int            `json:"commentsKept"`
-	CommentsDropped int            `json:"commentsDropped"`
+	Rows         int            `json:"rows"`
+	CasesInRange int            `json:"casesInRange"`
+	Suppressed   int            `json:"suppressed"`
+	Generalized  map[string]int `json:"generalized"` // step → rows
+	// CommentsKept and CommentsDropped count, over the rows released,
+	// the comments the scrub kept and those it dropped. A suppressed
+	// row's are not counted: one dropped comment in a range whose one
+	// surveyed case was suppressed said that case had a comment naming
+	// someone.
+	CommentsKept    int `json:"commentsKept"`
+	CommentsDropped int `json:"commentsDropped"`
 	// SurveysWithheld counts cases with survey responses, but fewer than
 	// MinSurveyResponses, whose means and comments were not released.
 	SurveysWithheld int `json:"surveysWithheld"`
@@ -153,6 +158,9 @@ type row struct {
 	checkIns  [3]int
 	// stub: the row is a disposed case's, made from its statistical stub.
 	stub bool
+	// kept and dropped: how many of the case's comments the scrub kept
+	// and dropped (counted in the report only if the row is released).
+	kept, dropped int
 	// comments: the case's scrubbed comments, in the order of its
 	// responses (none for a stub); capComments decides how many are
 	// released.
@@ -256,8 +264,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 			// check-in is not released.
 			r.values = append(r.values, "", "", "")
 		}
-		rep.CommentsKept += kept
-		rep.CommentsDropped += dropped
+		r.kept, r.dropped = kept, dropped
 		if len(resps) > 0 && len(resps) < MinSurveyResponses {
 			rep.SurveysWithheld++
 		}
@@ -291,6 +298,10 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		}
 	}
 	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
+	for _, r := range rows {
+		rep.CommentsKept += r.kept
+		rep.CommentsDropped += r.dropped
+	}
 	withholdCommentsBesideStubs(rows)
 	capComments(rows)
 	rep.Rows = len(rows)
@@ -621,9 +632,24 @@ func write(w io.Writer, rows []*row, format string) error {
 	}
 	cw := csv.NewWriter(w)
 	cw.Write(Columns)
+	cells := make([]string, len(Columns))
 	for _, r := range rows {
-		cw.Write(r.values)
+		for i, v := range r.values {
+			cells[i] = inertCell(v)
+		}
+		cw.Write(cells)
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// inertCell keeps a spreadsheet from reading a CSV cell as a formula: a
+// cell starting with = + - @, a tab or a carriage return gets a leading '
+// (a comment "=HYPERLINK(…)" would otherwise be a live link, or worse,
+// in the program's spreadsheet). JSON lines are left as they are.
+func inertCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }

@@ -35,6 +35,9 @@ var allowedCapitalized = map[string]bool{"I": true, "I'm": true, "I've": true, "
 // that form too.
 func scrubComment(text string, roster scrubRoster) (string, bool) {
 	out := normalize(text)
+	if spelledEmail.MatchString(out) {
+		return "", false
+	}
 	for _, name := range roster {
 		out = removeName(out, name)
 	}
@@ -44,17 +47,40 @@ func scrubComment(text string, roster scrubRoster) (string, bool) {
 	return out, confident(out)
 }
 
-// normalize puts text in Unicode NFC and folds typographic apostrophes to
-// ', so "Zoe\u0308" matches "Zoë" and "O’Brien" matches "O'Brien".
+// normalize removes format characters (Unicode Cf: zero-width spaces and
+// joiners, soft hyphens, direction marks), puts text in Unicode NFKC and
+// folds typographic apostrophes to ', so "Zoe\u0308" matches "Zoë",
+// "O’Brien" matches "O'Brien", "Ri\u200bvera" and "Ri\u00advera" match
+// "Rivera", fullwidth "ａｄａ" matches "Ada", the ligature "ﬁona" "Fiona",
+// fullwidth "＠" is an @ and "⁵" or "①" are digits.
 func normalize(s string) string {
-	return norm.NFC.String(apostrophes.Replace(s))
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+	return apostrophes.Replace(norm.NFKC.String(apostrophes.Replace(s)))
+}
+
+// spelledEmail is an email address written out to pass a filter:
+// "jblake at blakelaw dot com", "sam.lee (at) example (dot) org",
+// "samlee[at]example[dot]org". A comment holding one is dropped whole
+// (what is around it may be part of the address).
+var spelledEmail = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+` + spelledSep("at") + `[a-z0-9\-]+(?:(?:` + spelledSep("dot") + `|\.)[a-z0-9\-]+)+`)
+
+// spelledSep is word written as an email's separator: between spaces,
+// or in brackets with or without spaces around.
+func spelledSep(word string) string {
+	return `(?:\s*[(\[{<]\s*` + word + `\s*[)\]}>]\s*|\s+` + word + `\s+)`
 }
 
 var apostrophes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'")
 
 // A scrubRoster is what rosterStrings returns: the case-insensitive
-// pattern (Unicode simple folding) of each roster string, longest first,
-// compiled once per case.
+// pattern (Unicode simple folding, and the Turkish i's as one letter:
+// namePattern) of each roster string, longest first, compiled once per
+// case.
 type scrubRoster []*regexp.Regexp
 
 // removeName replaces every occurrence of the name in text that is not part of
@@ -106,8 +132,8 @@ func wordRune(r rune) bool {
 }
 
 // confident refuses text that still holds what looks like a name (a
-// capitalized word that does not start a sentence), an @, or digits of
-// any script; and text holding a letter of a script without capital
+// capitalized word that does not start a sentence), an @, or digits or
+// other numbers of any script (superscripts, circled, Roman numerals); and text holding a letter of a script without capital
 // letters (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean, Thai…):
 // there an unknown name cannot be told by its capital, and in the scripts
 // written without spaces between words not even a roster name's part can
@@ -117,24 +143,39 @@ func confident(text string) bool {
 		return false
 	}
 	for _, r := range text {
-		if unicode.IsDigit(r) || caseless(r) {
+		if unicode.IsNumber(r) || caseless(r) {
 			return false
 		}
 	}
 	words := strings.Fields(strings.ReplaceAll(text, removed, " "))
 	sentenceStart := true
 	for _, w := range words {
-		trimmed := strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+		// Quotes around a word are not part of it ('Smith', ‘Smith’ once
+		// normalized); an apostrophe inside one is (O'Brien).
+		trimmed := strings.Trim(strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }), "'")
 		if trimmed != "" {
 			first := []rune(trimmed)[0]
 			if unicode.IsUpper(first) && !sentenceStart && !allowedCapitalized[trimmed] {
 				return false
 			}
 		}
-		sentenceStart = strings.HasSuffix(w, ".") || strings.HasSuffix(w, "!") || strings.HasSuffix(w, "?")
+		sentenceStart = strings.HasSuffix(w, "!") || strings.HasSuffix(w, "?") ||
+			strings.HasSuffix(w, ".") && !abbreviation(w)
 	}
 	return true
 }
+
+// abbreviation reports whether a word ending in "." is an initial ("J.")
+// or a short abbreviation ("Mr.", "Dr.", "vs.", "e.g."), after which the
+// next word does not start a sentence: "Mr. Smith never listened" names
+// someone.
+func abbreviation(w string) bool {
+	core := strings.TrimRight(strings.TrimLeftFunc(w, func(r rune) bool { return !unicode.IsLetter(r) }), ".")
+	return utf8.RuneCountInString(core) == 1 || abbreviations[strings.ToLower(core)]
+}
+
+var abbreviations = map[string]bool{"mr": true, "mrs": true, "ms": true, "mx": true, "dr": true, "prof": true, "st": true,
+	"jr": true, "sr": true, "vs": true, "e.g": true, "i.e": true, "etc": true}
 
 // capitalizedWords are the words of texts that start with a capital
 // letter and are not allowedCapitalized, wherever they stand (a name
@@ -163,7 +204,8 @@ func caseless(r rune) bool {
 
 // rosterStrings lists what must never appear in a case's export: every
 // person's full name and each part of it, emails, side labels and the
-// words of the title, normalized (NFC, plain apostrophes) and each with
+// words of the title, normalized (NFKC, no format characters, plain
+// apostrophes) and each with
 // its pattern.
 func rosterStrings(parts ...[]string) scrubRoster {
 	seen := map[string]bool{}
@@ -208,7 +250,27 @@ func rosterStrings(parts ...[]string) scrubRoster {
 	}
 	roster := make(scrubRoster, len(out))
 	for i, s := range out {
-		roster[i] = regexp.MustCompile(`(?i)` + regexp.QuoteMeta(s))
+		roster[i] = regexp.MustCompile(namePattern(s))
 	}
 	return roster
+}
+
+// namePattern is the case-insensitive pattern of a roster string. Go's
+// (?i) folds by Unicode simple folding, which does not pair the Turkish
+// dotted and dotless letters with the Latin ones (İ is not I, ı is not i),
+// so "İlker" would miss "ilker" and "Yıldız" "YILDIZ": each of i, I, İ
+// and ı is written as all four, with the combining dot above that
+// lower-casing İ may leave (i̇) allowed after it.
+func namePattern(s string) string {
+	var b strings.Builder
+	b.WriteString(`(?i)`)
+	for _, r := range s {
+		switch r {
+		case 'i', 'I', 'İ', 'ı':
+			b.WriteString(`[iIİı]\x{307}?`)
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	return b.String()
 }

@@ -53,7 +53,8 @@ func TestOutcomeSurveyAndExportThroughHTTP(t *testing.T) {
 		}
 	}
 	_, records := n.Staff(t, policy.RoleRecords, "records@example.org")
-	req := api.ExportRequest{From: "2000-01-01", To: time.Now().AddDate(0, 0, 2).Format(time.DateOnly), K: 2}
+	after := time.Now().UTC().AddDate(0, 0, 1)
+	req := api.ExportRequest{From: "2000-01-01", To: time.Date(after.Year(), after.Month()+1, 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), K: 2}
 	var buf bytes.Buffer
 	rep, err := records.Export(ctx, req, &buf)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
@@ -23,7 +22,7 @@ import (
 func TestExportAuditEntryRecordsK(t *testing.T) {
 	n := nodetest.Embedded(t)
 	_, rec := n.Staff(t, policy.RoleRecords, "records@exportaudit.test")
-	from, to := time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly), time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly)
+	from, to := exportMonths()
 	for _, tc := range []struct{ asked, want int }{{3, 3}, {0, 5}} {
 		var buf bytes.Buffer
 		if _, err := rec.Export(t.Context(), api.ExportRequest{From: from, To: to, K: tc.asked}, &buf); err != nil {

@@ -154,8 +154,8 @@ func TestRecordsCannotLinkExportRows(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if _, err := rec.Export(ctx, api.ExportRequest{From: time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly),
-		To: time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly), K: k}, &buf); err != nil {
+	from, to := exportMonths()
+	if _, err := rec.Export(ctx, api.ExportRequest{From: from, To: to, K: k}, &buf); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()

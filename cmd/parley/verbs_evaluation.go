@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -16,7 +17,7 @@ import (
 
 func init() {
 	register("case outcome", "case outcome <case> --result full-agreement|partial-agreement|no-agreement|withdrawn [--sessions N] [--hours H] [--json]", caseOutcome)
-	register("export", "export --from YYYY-MM-DD --to YYYY-MM-DD --out FILE [--format csv|jsonl] [--age-recipient age1…] [--k 5]", exportVerb)
+	register("export", "export --from YYYY-MM --to YYYY-MM --out FILE [--format csv|jsonl] [--age-recipient age1…] [--k 5]", exportVerb)
 }
 
 func caseOutcome(ctx context.Context, args []string) error {
@@ -58,8 +59,8 @@ func caseOutcome(ctx context.Context, args []string) error {
 // server audited.
 func exportVerb(ctx context.Context, args []string) error {
 	fs := newFlags("export")
-	from := fs.String("from", "", "first day of case openings to include (YYYY-MM-DD)")
-	to := fs.String("to", "", "day after the last (YYYY-MM-DD)")
+	from := fs.String("from", "", "first month of case openings to include (YYYY-MM)")
+	to := fs.String("to", "", "the month after the last one to include (YYYY-MM); an export covers whole months")
 	out := fs.String("out", "", "file to write")
 	format := fs.String("format", "csv", "csv or jsonl")
 	recipient := fs.String("age-recipient", "", "encrypt to this age recipient (age1…)")
@@ -69,6 +70,14 @@ func exportVerb(ctx context.Context, args []string) error {
 	}
 	if *from == "" || *to == "" || *out == "" {
 		return usagef("--from, --to and --out are required")
+	}
+	first, err := monthStart("--from", *from)
+	if err != nil {
+		return err
+	}
+	after, err := monthStart("--to", *to)
+	if err != nil {
+		return err
 	}
 	c, err := apiClient()
 	if err != nil {
@@ -81,7 +90,7 @@ func exportVerb(ctx context.Context, args []string) error {
 	defer f.Abort()
 	bar := progressbar.DefaultBytes(-1, "exporting")
 	h := sha256.New()
-	rep, err := c.Export(ctx, api.ExportRequest{From: *from, To: *to, Format: *format, AgeRecipient: *recipient, K: *k},
+	rep, err := c.Export(ctx, api.ExportRequest{From: first, To: after, Format: *format, AgeRecipient: *recipient, K: *k},
 		io.MultiWriter(f, h, bar))
 	bar.Finish()
 	if err != nil {
@@ -125,4 +134,16 @@ func printSurveyLinks(links []api.SurveyLink) {
 	if len(mailed) > 0 {
 		fmt.Printf("Parley emailed their own survey link to: %s.\n", strings.Join(mailed, ", "))
 	}
+}
+
+// monthStart turns a month (YYYY-MM, or its first day YYYY-MM-01) into the
+// first day the export route takes: it covers whole months only.
+func monthStart(flag, v string) (string, error) {
+	if m, err := time.Parse("2006-01", v); err == nil {
+		return m.Format(time.DateOnly), nil
+	}
+	if d, err := time.Parse(time.DateOnly, v); err == nil && d.Day() == 1 {
+		return v, nil
+	}
+	return "", usagef("%s %q: give a month, YYYY-MM (an export covers whole months)", flag, v)
 }

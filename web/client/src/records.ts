@@ -521,21 +521,25 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
 // --- the evaluation export ---
 
 function exportForm(): HTMLElement {
+  // Whole months only (the server refuses any other range): the table's opening period is a month, and two
+  // exports a day apart would single out the cases opened that day. "through" is the last month included.
   const today = new Date();
-  const from = h("input", { id: "export-from", type: "date", required: true, value: `${today.getUTCFullYear() - 1}-01-01` }) as HTMLInputElement;
-  const to = h("input", { id: "export-to", type: "date", required: true, value: isoDay(new Date(today.getTime() + 86400000).toISOString()) }) as HTMLInputElement;
+  const from = h("input", { id: "export-from", type: "month", required: true, value: `${today.getUTCFullYear() - 1}-01` }) as HTMLInputElement;
+  const to = h("input", { id: "export-to", type: "month", required: true, value: today.toISOString().slice(0, 7) }) as HTMLInputElement;
+  /** The first day of the month after "YYYY-MM". */
+  const monthAfter = (m: string) => { const [y, mo] = m.split("-").map(Number); return new Date(Date.UTC(y, mo, 1)).toISOString().slice(0, 10); };
   const k = h("input", { id: "export-k", type: "number", min: "2", max: "1000", value: "5", required: true, inputmode: "numeric" }) as HTMLInputElement;
   const format = h("select", { id: "export-format" }, h("option", { value: "csv" }, "CSV (spreadsheets)"), h("option", { value: "jsonl" }, "JSON lines")) as HTMLSelectElement;
   const out = h("div", { id: "export-report", role: "status", "aria-live": "polite" });
   const confirmSlot = h("div", {});
-  const longDay = (d: string) => new Date(d + "T00:00:00Z").toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  const longMonth = (m: string) => new Date(m + "-01T00:00:00Z").toLocaleDateString(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
   const run = async () => {
     out.replaceChildren("Making the export…");
     try {
-        const { blob, report } = await api.runExport({ from: from.value, to: to.value, k: Number(k.value), format: format.value });
-        saveFile(`parley-evaluation-${from.value}-to-${to.value}.${format.value}`, blob);
+        const { blob, report } = await api.runExport({ from: from.value + "-01", to: monthAfter(to.value), k: Number(k.value), format: format.value });
+        saveFile(`parley-evaluation-${from.value}-through-${to.value}.${format.value}`, blob);
         out.replaceChildren(h("p", {}, "The export was downloaded."), h("ul", {},
-          h("li", {}, `${report.rows} rows (one per case opened in the dates chosen)`),
+          h("li", {}, `${report.rows} rows (one per case opened in the months chosen)`),
           h("li", {}, `${report.suppressed} rows left out so that no case can be picked out (each was ${aloneWords(report.k)})`),
           h("li", {}, `${report.generalized} values made less precise for the same reason`),
           h("li", {}, `${report.commentsDropped} free-text comments left out`),
@@ -544,12 +548,16 @@ function exportForm(): HTMLElement {
   };
   // The file leaves Parley for good once downloaded: say what it holds and who can read it, and wait for a tick.
   const ask = () => {
+    if (to.value < from.value) {
+      out.replaceChildren(h("p", { class: "error", role: "alert" }, "The last month comes before the first: choose a last month that is the same as the first or later."));
+      return;
+    }
     const tick = h("input", { type: "checkbox", id: "export-confirm-check" }) as HTMLInputElement;
     const yes = h("button", { type: "button", class: "primary", id: "export-confirm-yes", disabled: true }, "Download the export") as HTMLButtonElement;
     tick.addEventListener("change", () => { yes.disabled = !tick.checked; });
     yes.onclick = () => { confirmSlot.replaceChildren(); void run(); };
     confirmSlot.replaceChildren(h("div", { class: "confirm", id: "export-confirm", role: "group", "aria-labelledby": "export-confirm-what" },
-      h("p", { id: "export-confirm-what" }, h("strong", {}, `Download an anonymous table of the cases opened from ${longDay(from.value)} up to (not including) ${longDay(to.value)}?`),
+      h("p", { id: "export-confirm-what" }, h("strong", {}, `Download an anonymous table of the cases opened from ${longMonth(from.value)} through ${longMonth(to.value)}?`),
         ` One row per case: no names, messages or documents; ${aloneWords(Number(k.value))} is left out or made less precise. ` +
         "Once downloaded, the file is out of Parley's hands: anyone you give it to can read it, and it cannot be called back. The audit log records that you made it, with the file's SHA-256."),
       h("p", {}, h("label", { for: tick.id, class: "check" }, tick, " I understand: once downloaded, this file is out of Parley's hands")),
@@ -562,8 +570,8 @@ function exportForm(): HTMLElement {
   }, h("h2", { id: "export-title" }, "Evaluation export"),
   h("p", { class: "note" }, "An anonymous table of cases for evaluating the program: no names, no messages, no documents. Cases that could be recognised are left out or made less precise."),
   h("div", { class: "row" },
-    h("div", {}, h("label", { for: "export-from" }, "Cases opened from"), from),
-    h("div", {}, h("label", { for: "export-to" }, "up to (not including)"), to)),
+    h("div", {}, h("label", { for: "export-from" }, "Cases opened from (month)"), from),
+    h("div", {}, h("label", { for: "export-to" }, "through (month, included)"), to)),
   h("div", { class: "row" },
     h("div", {}, h("label", { for: "export-k" }, "Smallest group of alike cases (k)"), k),
     h("div", {}, h("label", { for: "export-format" }, "File type"), format)),

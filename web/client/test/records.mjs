@@ -93,7 +93,7 @@ await run(async () => {
 
   // The evaluation export leaves Parley once downloaded: it is asked for in the page first, saying what the file holds and who can read it.
   await rita.click("#tab-exports");
-  await rita.fill("#export-from", "2000-01-01");
+  await rita.fill("#export-from", "2000-01");
   await rita.fill("#export-k", "2");
   let exported = false;
   rita.on("download", () => { exported = true; });
@@ -101,7 +101,7 @@ await run(async () => {
   const exportAsk = rita.locator("#export-confirm");
   await exportAsk.waitFor();
   const exportWords = await exportAsk.innerText();
-  check(exportWords.includes("opened from 1 January 2000") && exportWords.includes("anyone you give it to can read it") && exportWords.includes("audit log") &&
+  check(exportWords.includes("opened from January 2000 through") && exportWords.includes("anyone you give it to can read it") && exportWords.includes("audit log") &&
     await rita.locator("#export-confirm-yes").isDisabled() && !exported, "the export asks a deliberate confirmation naming the dates, what the file holds and who can read it, before anything is made: " + exportWords);
   check(exportWords.includes("a case that would be the only one of its kind is left out or made less precise") && !exportWords.includes("alike"),
     "the confirmation says in plain words which cases are left out (k = 2): " + exportWords);
