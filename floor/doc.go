@@ -9,9 +9,11 @@
 // metastore record in the object store (cases/<case>/floor), purged with
 // the case; a Redis flush loses nothing. Every change is decided by policy
 // (room.control, room.raise_hand with room.join, case.hands_read), audited
-// with ids and times only, and announced on the case's broker topic
-// (caucus.CaseTopic) with a payload that says "floor changed"; each open
-// connection then sends its person the view they may see (View).
+// with ids and times only before it is written (a change the log does
+// not take is not made), and announced on the case's broker topic
+// (caucus.CaseTopic) with a payload that says "floor changed in this
+// room"; each open connection whose person may join that room then sends
+// them the view they may see (Pushed), if it changed.
 //
 // What the server learns here is metadata, never content: who asked for
 // the mediator in which room and when, the timers, and whose turn it was.

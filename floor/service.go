@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -43,7 +44,18 @@ type record struct {
 	Timers  map[string]api.RoomTimer `json:"timers,omitempty"`
 	Turns   []api.FloorTurn          `json:"turns,omitempty"`
 	Hands   []api.Hand               `json:"hands,omitempty"`
+	// Ops are the audit entries' pairing ids (audit.OpAttr) of the
+	// newest changes written, the newest last (at most maxOps): a
+	// change whose write answered with an error reads the record back
+	// and finds its own id here if the write landed all the same
+	// (change, audit.Settle). Random ids: they say nothing of what
+	// changed, and no view carries them.
+	Ops []string `json:"ops,omitempty"`
 }
+
+// maxOps bounds record.Ops: a read-back follows its write within
+// seconds, long before 32 later changes of one case.
+const maxOps = 32
 
 func key(caseID string) string { return "cases/" + caseID + "/floor" }
 
@@ -73,10 +85,15 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg}
 }
 
-// announcement is the payload on the case topic: it says only that the
-// controls changed, and their version.
+// announcement is the payload on the case topic: it says that the
+// controls changed, their version, and the room whose controls changed.
+// It stays inside the server (and Redis): each open connection of the
+// case reads its own person's view on it only if that person may join
+// the room (web's floor frames), so a change in A's caucus makes B's
+// socket read nothing, and send nothing, at the moment of A's action.
 type announcement struct {
-	Floor int64 `json:"floor"`
+	Floor int64  `json:"floor"`
+	Room  string `json:"room,omitempty"`
 }
 
 // IsAnnouncement reports whether a case-topic payload is a floor change
@@ -88,6 +105,21 @@ func IsAnnouncement(data []byte) bool {
 	}
 	var a announcement
 	return json.Unmarshal(data, &a) == nil
+}
+
+// AnnouncedRoom returns the room a floor announcement names, and whether
+// data is a floor announcement at all. The room is "" for an
+// announcement that names none (from a node before rooms were named):
+// it may concern anyone's view.
+func AnnouncedRoom(data []byte) (room string, ok bool) {
+	if !bytes.HasPrefix(data, []byte(`{"floor":`)) {
+		return "", false
+	}
+	var a announcement
+	if json.Unmarshal(data, &a) != nil {
+		return "", false
+	}
+	return a.Room, true
 }
 
 func (s *Service) ms() int64 { return s.cfg.Now().UnixMilli() }
@@ -113,8 +145,8 @@ func (s *Service) load(ctx context.Context, caseID string) (record, error) {
 // timers, the floor's turns, raised hands), nothing a kept case needs:
 // should the fence be lifted afterwards, the room's mediator sets them
 // again. A look that fails leaves the change stored, and it is returned
-// as made (the caller audits and announces it: never kept unaudited),
-// logged; the next disposal's listing finds it.
+// as made (the caller audited it first, and announces it), logged; the
+// next disposal's listing finds it.
 func (s *Service) update(ctx context.Context, caseID string, change func(*record) error) (record, error) {
 	for range 2 {
 		r, err := metastore.Update(ctx, s.cfg.Meta, key(caseID), func(r *record) error {
@@ -149,8 +181,8 @@ func (s *Service) update(ctx context.Context, caseID string, change func(*record
 // refusedSince looks at case caseID again once a change of its room
 // controls is visible: fenced for disposal, or gone, it deletes every
 // stored version of them and returns cases.ErrNothingAdded (410). A look
-// that fails is logged and the change left (nil: it is stored, and the
-// caller audits it).
+// that fails is logged and the change left (nil: it is stored, audited
+// already, and the caller announces it).
 func (s *Service) refusedSince(ctx context.Context, caseID string) error {
 	seen, err := s.cfg.Cases.CheckFence(ctx, caseID, cases.FenceSeen{})
 	if err != nil {
@@ -250,22 +282,130 @@ func (s *Service) limit(ctx context.Context, what, actorID string, n int, per ti
 	return nil
 }
 
-// done audits a change and announces it; the change is durable already,
-// so a failed announcement only delays what open pages show until their
-// next change or reload.
-func (s *Service) done(ctx context.Context, actor account.Account, caseID, typ, room string, attrs map[string]string, r record) error {
-	if attrs == nil {
-		attrs = map[string]string{}
+// errMoved: between the plan of a change and its write, the record
+// changed so that the change would now be another one than the audit
+// entry appended says (a hand raised meanwhile, a turn taken back).
+var errMoved = errors.New("room controls changed meanwhile")
+
+// changeTries bounds the plans of one change whose record keeps moving.
+const changeTries = 3
+
+// change makes one change typ of case caseID's room controls in room,
+// audited first (docs/security.md, "What the audit log is guaranteed to
+// hold"), as schedule and keydir do: plan is applied to the record as
+// read, and the entry it describes is appended (audit.Paired) before
+// anything is written, so a change the log does not take is not made
+// (503, try again: the retry makes the change, audited) and no change
+// is ever stored without its entry — before, the change was written
+// first and a failed append left it stored, unaudited and unannounced,
+// and a retry found it made and neither audited nor announced it
+// (review 364 LOW-2). The write applies plan again to the record as it
+// then is: if that is another change than the entry says (errMoved), or
+// no change at all (plan's error), nothing is written and the entry is
+// followed by typ+".failed" (audit.Settle); a moved change is planned
+// again, up to changeTries times. A write that fails is settled by
+// reading the record back (its pairing id in record.Ops: the write
+// landed, the entry stands). A change made is announced (announce).
+//
+// plan changes r and returns the entry's attributes (a fresh map; the
+// room is added); it runs more than once and must give the same answer
+// for the same record. An error from it (errUnchanged, a conflict) is
+// returned with nothing audited or written.
+func (s *Service) change(ctx context.Context, actor account.Account, caseID, typ, room string, plan func(*record) (map[string]string, error)) error {
+	for range changeTries {
+		r, err := s.load(ctx, caseID)
+		if err != nil {
+			return err
+		}
+		attrs, err := plan(&r)
+		if err != nil {
+			return err
+		}
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs["room"] = room
+		ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Attrs: attrs, Time: s.cfg.Now().UTC()})
+		if i, err := s.cfg.Audit.Append(ctx, ev); i < 0 {
+			// An index with an error is an entry written whose
+			// checkpoint was not: it is in the log, the change goes on.
+			if err == nil {
+				err = errors.New("not appended")
+			}
+			return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+		}
+		op := ev.Attrs[audit.OpAttr]
+		var refused error // plan's answer on the record written: nothing written
+		r, err = s.update(ctx, caseID, func(r *record) error {
+			refused = nil
+			got, err := plan(r)
+			if err == nil {
+				if got == nil {
+					got = map[string]string{}
+				}
+				got["room"] = room
+				if !maps.Equal(got, attrs) {
+					err = errMoved
+				}
+			}
+			if err != nil {
+				refused = err
+				return err
+			}
+			r.Ops = append(r.Ops, op)
+			if n := len(r.Ops) - maxOps; n > 0 {
+				r.Ops = slices.Delete(r.Ops, 0, n)
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			s.announce(ctx, caseID, room, r.Version)
+			return nil
+		case refused != nil && errors.Is(err, refused):
+			// Known not written: the entry is followed by its ".failed".
+			s.settle(ctx, ev, err, nil)
+			if errors.Is(refused, errMoved) {
+				continue
+			}
+			return err
+		default:
+			s.settle(ctx, ev, err, func(ctx context.Context) (bool, error) {
+				r, err := s.load(ctx, caseID)
+				return slices.Contains(r.Ops, op), err
+			})
+			return err
+		}
 	}
-	attrs["room"] = room
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Attrs: attrs, Time: s.cfg.Now().UTC()}); err != nil {
-		return err
+	return fmt.Errorf("room controls of case %s changed meanwhile, again and again: %w", caseID, fault.ErrUnavailable)
+}
+
+// settle follows ev once its change failed with cause (audit.Settle);
+// landed reads the record back (nil: known not written).
+func (s *Service) settle(ctx context.Context, ev audit.Event, cause error, landed func(context.Context) (bool, error)) {
+	record := func(ctx context.Context, e audit.Event) error {
+		e.Time = s.cfg.Now().UTC()
+		if i, err := s.cfg.Audit.Append(ctx, e); i < 0 {
+			if err == nil {
+				err = errors.New("not appended")
+			}
+			return err
+		}
+		return nil
 	}
-	b, _ := json.Marshal(announcement{Floor: r.Version})
+	audit.Settle(ctx, record, slog.Default(), "floor", ev, ev.Type, fault.Class(cause), landed)
+}
+
+// announce tells the case's open connections that room's controls
+// changed (version: the record's). The change is durable and audited
+// already, so a failed announcement (the broker is at most once) only
+// delays what open pages show until their next change in a room of
+// theirs, their own fallback check or a reload.
+func (s *Service) announce(ctx context.Context, caseID, room string, version int64) {
+	b, _ := json.Marshal(announcement{Floor: version, Room: room})
 	if s.cfg.Broker != nil {
 		s.cfg.Broker.Publish(context.WithoutCancel(ctx), caucus.CaseTopic(caseID), b)
 	}
-	return nil
 }
 
 // SetTimer sets, moves or extends the timer of a room.
@@ -296,7 +436,7 @@ func (s *Service) SetTimer(ctx context.Context, actor account.Account, caseID, r
 		return api.RoomTimer{}, err
 	}
 	var t api.RoomTimer
-	r, err := s.update(ctx, caseID, func(r *record) error {
+	err := s.change(ctx, actor, caseID, "room.timer.set", room, func(r *record) (map[string]string, error) {
 		if r.Timers == nil {
 			r.Timers = map[string]api.RoomTimer{}
 		}
@@ -309,21 +449,21 @@ func (s *Service) SetTimer(ctx context.Context, actor account.Account, caseID, r
 		default:
 			old, ok := r.Timers[room]
 			if !ok {
-				return fmt.Errorf("this room has no timer to extend: %w", fault.ErrConflict)
+				return nil, fmt.Errorf("this room has no timer to extend: %w", fault.ErrConflict)
 			}
 			// An extension of a timer that ran out counts from now.
 			t.EndsAt = max(old.EndsAt, now) + int64(req.Extend)*60_000
 			if t.EndsAt > now+maxMs {
-				return fault.Invalid("extend", fmt.Sprintf("a timer ends at most %d hours from now", api.MaxTimerMinutes/60))
+				return nil, fault.Invalid("extend", fmt.Sprintf("a timer ends at most %d hours from now", api.MaxTimerMinutes/60))
 			}
 		}
 		r.Timers[room] = t
-		return nil
+		return map[string]string{"endsAt": strconv.FormatInt(t.EndsAt, 10)}, nil
 	})
 	if err != nil {
 		return api.RoomTimer{}, err
 	}
-	return t, s.done(ctx, actor, caseID, "room.timer.set", room, map[string]string{"endsAt": strconv.FormatInt(t.EndsAt, 10)}, r)
+	return t, nil
 }
 
 // ClearTimer removes a room's timer.
@@ -334,17 +474,13 @@ func (s *Service) ClearTimer(ctx context.Context, actor account.Account, caseID,
 	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
 		return err
 	}
-	r, err := s.update(ctx, caseID, func(r *record) error {
+	return s.change(ctx, actor, caseID, "room.timer.cleared", room, func(r *record) (map[string]string, error) {
 		if _, ok := r.Timers[room]; !ok {
-			return fmt.Errorf("this room has no timer: %w", fault.ErrConflict)
+			return nil, fmt.Errorf("this room has no timer: %w", fault.ErrConflict)
 		}
 		delete(r.Timers, room)
-		return nil
+		return nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.done(ctx, actor, caseID, "room.timer.cleared", room, nil, r)
 }
 
 // current returns the index of the turn running in room at now, or -1.
@@ -379,19 +515,18 @@ func (s *Service) GiveFloor(ctx context.Context, actor account.Account, caseID, 
 	}
 	now := s.ms()
 	turn := api.FloorTurn{Room: room, Side: req.Side, From: now, Until: now + int64(req.Minutes)*60_000, GivenBy: actor.ID}
-	r, err := s.update(ctx, caseID, func(r *record) error {
+	err = s.change(ctx, actor, caseID, "room.floor.given", room, func(r *record) (map[string]string, error) {
 		if i := current(r.Turns, room, now); i >= 0 {
 			r.Turns[i].Ended = now
 		}
 		r.Turns = append(r.Turns, turn)
 		r.Turns = trimTurns(r.Turns, room)
-		return nil
+		return map[string]string{"side": req.Side, "until": strconv.FormatInt(turn.Until, 10)}, nil
 	})
 	if err != nil {
 		return api.FloorTurn{}, err
 	}
-	return turn, s.done(ctx, actor, caseID, "room.floor.given", room,
-		map[string]string{"side": req.Side, "until": strconv.FormatInt(turn.Until, 10)}, r)
+	return turn, nil
 }
 
 // trimTurns keeps the newest api.MaxFloorTurns turns of room.
@@ -424,20 +559,14 @@ func (s *Service) TakeFloor(ctx context.Context, actor account.Account, caseID, 
 		return err
 	}
 	now := s.ms()
-	var side string
-	r, err := s.update(ctx, caseID, func(r *record) error {
+	return s.change(ctx, actor, caseID, "room.floor.taken", room, func(r *record) (map[string]string, error) {
 		i := current(r.Turns, room, now)
 		if i < 0 {
-			return fmt.Errorf("no side has the floor in this room: %w", fault.ErrConflict)
+			return nil, fmt.Errorf("no side has the floor in this room: %w", fault.ErrConflict)
 		}
 		r.Turns[i].Ended = now
-		side = r.Turns[i].Side
-		return nil
+		return map[string]string{"side": r.Turns[i].Side}, nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.done(ctx, actor, caseID, "room.floor.taken", room, map[string]string{"side": side}, r)
 }
 
 // RaiseHand asks for the mediator from a room the actor is in. Raising a
@@ -449,24 +578,33 @@ func (s *Service) RaiseHand(ctx context.Context, actor account.Account, caseID, 
 	if err := s.limit(ctx, "raise", actor.ID, RaiseLimit, RaiseWindow); err != nil {
 		return api.Hand{}, err
 	}
-	h := api.Hand{Account: actor.ID, Room: room, Since: s.ms()}
-	fresh := false
-	r, err := s.update(ctx, caseID, func(r *record) error {
-		if i := slices.IndexFunc(r.Hands, func(o api.Hand) bool { return o.Account == h.Account && o.Room == room }); i >= 0 {
-			h, fresh = r.Hands[i], false
-			return nil
+	now := s.ms()
+	var h api.Hand
+	var raised *record // the record that has the hand raised already
+	err := s.change(ctx, actor, caseID, "room.hand.raised", room, func(r *record) (map[string]string, error) {
+		if i := slices.IndexFunc(r.Hands, func(o api.Hand) bool { return o.Account == actor.ID && o.Room == room }); i >= 0 {
+			h, raised = r.Hands[i], r
+			return nil, errUnchanged
 		}
 		if len(r.Hands) >= MaxHands {
-			return fmt.Errorf("too many raised hands in this case (%d); the mediator must lower some: %w", MaxHands, fault.ErrConflict)
+			return nil, fmt.Errorf("too many raised hands in this case (%d); the mediator must lower some: %w", MaxHands, fault.ErrConflict)
 		}
-		h.Since, fresh = s.ms(), true
+		h, raised = api.Hand{Account: actor.ID, Room: room, Since: now}, nil
 		r.Hands = append(r.Hands, h)
-		return nil
+		return nil, nil
 	})
-	if err != nil || !fresh {
-		return h, err
+	if errors.Is(err, errUnchanged) {
+		// Raised already (and audited when it was): announced again,
+		// in case the first announcement was lost (the broker is at
+		// most once) and the mediator's page does not show it — a
+		// person asks again when nobody answers.
+		s.announce(ctx, caseID, room, raised.Version)
+		return h, nil
 	}
-	return h, s.done(ctx, actor, caseID, "room.hand.raised", room, nil, r)
+	if err != nil {
+		return api.Hand{}, err
+	}
+	return h, nil
 }
 
 // LowerHand lowers who's hand in a room: their own (any member), or
@@ -486,23 +624,18 @@ func (s *Service) LowerHand(ctx context.Context, actor account.Account, caseID, 
 	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
 		return err
 	}
-	lowered := false
-	r, err := s.update(ctx, caseID, func(r *record) error {
+	err := s.change(ctx, actor, caseID, "room.hand.lowered", room, func(r *record) (map[string]string, error) {
 		n := len(r.Hands)
 		r.Hands = slices.DeleteFunc(r.Hands, func(h api.Hand) bool { return h.Account == who && h.Room == room })
-		lowered = len(r.Hands) < n
-		if !lowered {
-			return errUnchanged
+		if len(r.Hands) == n {
+			return nil, errUnchanged
 		}
-		return nil
+		return map[string]string{"account": who}, nil
 	})
 	if errors.Is(err, errUnchanged) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	return s.done(ctx, actor, caseID, "room.hand.lowered", room, map[string]string{"account": who}, r)
+	return err
 }
 
 // errUnchanged aborts an update that would change nothing.
@@ -512,16 +645,21 @@ var errUnchanged = errors.New("unchanged")
 // and turns of the rooms they are in; every hand (of people still in
 // their room) for the case's mediators, their own hands for anyone else.
 func (s *Service) View(ctx context.Context, actor account.Account, caseID string) (api.FloorView, error) {
-	return s.view(ctx, actor, caseID, true)
+	v, _, err := s.view(ctx, actor, caseID, true)
+	return v, err
 }
 
 // Pushed is View for an open connection's "floor" frame: a refusal is not
 // audited (the connection is being closed for lost access at that moment).
-func (s *Service) Pushed(ctx context.Context, actor account.Account, caseID string) (api.FloorView, error) {
+// It returns too the rooms actor may join (room.join), decided with the
+// view from the same read: the only rooms whose changes can change this
+// view until the case's membership or rooms change (announced apart), so
+// the connection reads nothing on a change announced in another room.
+func (s *Service) Pushed(ctx context.Context, actor account.Account, caseID string) (api.FloorView, []string, error) {
 	return s.view(ctx, actor, caseID, false)
 }
 
-func (s *Service) view(ctx context.Context, actor account.Account, caseID string, auditRefusal bool) (api.FloorView, error) {
+func (s *Service) view(ctx context.Context, actor account.Account, caseID string, auditRefusal bool) (api.FloorView, []string, error) {
 	// An outsider and a case that does not exist: one answer, audited
 	// alike (cases.LoadFor).
 	load := func() (*cases.Case, error) { return s.cfg.Cases.Load(ctx, caseID) }
@@ -530,21 +668,21 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 	}
 	c, err := load()
 	if err != nil {
-		return api.FloorView{}, err
+		return api.FloorView{}, nil, err
 	}
 	u := actor.Principal()
 	facts := c.Facts()
 	if !s.cfg.Policy.Decide(u, policy.CaseRead, facts).Allowed {
 		if !auditRefusal {
-			return api.FloorView{}, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+			return api.FloorView{}, nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
 		}
 		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
 			Attrs: map[string]string{"action": string(policy.CaseRead), "what": "floor"}})
-		return api.FloorView{}, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+		return api.FloorView{}, nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
 	}
 	r, err := s.load(ctx, caseID)
 	if err != nil {
-		return api.FloorView{}, err
+		return api.FloorView{}, nil, err
 	}
 	v := api.FloorView{Case: caseID, Now: s.ms(), Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
 		Mediator: s.cfg.Policy.Decide(u, policy.HandsRead, facts).Allowed}
@@ -580,5 +718,11 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 			v.Hands = append(v.Hands, h)
 		}
 	}
-	return v, nil
+	var joins []string
+	for _, name := range caucus.RoomNames(c) {
+		if in(u, name) {
+			joins = append(joins, name)
+		}
+	}
+	return v, joins, nil
 }

@@ -49,23 +49,25 @@ func TestFloorFrameAfterFailedPriming(t *testing.T) {
 			{call: floorRetry},
 			{call: floorChange, read: true, v: hand, sent: true},
 			{call: floorChange, read: true, err: errors.New("store unreachable")},
-			{call: floorChange, read: true, v: hand},
+			{call: floorChange},                     // the view is not known since: nothing read
+			{call: floorRetry, read: true, v: hand}, // the fallback check: the view last sent, silent
+			{call: floorChange, read: true, v: none, sent: true},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			i, reads := 0, 0
-			frame := floorFrames(func(context.Context) (api.FloorView, error) {
+			feed := floorFrames(func(context.Context) (api.FloorView, []string, error) {
 				r := tc.reads[i]
 				if !r.read {
 					t.Fatalf("call %d: the view was read", i)
 				}
 				reads++
-				return r.v, r.err
+				return r.v, nil, r.err
 			})
 			for ; i < len(tc.reads); i++ {
 				r := tc.reads[i]
 				before := reads
-				f := frame(ctx, r.call)
+				f := feed.frame(ctx, r.call)
 				if r.read && reads != before+1 {
 					t.Fatalf("call %d: the view was not read", i)
 				}
@@ -82,5 +84,69 @@ func TestFloorFrameAfterFailedPriming(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFloorFrameAfterFailedChangeRead: side B's view is known; the
+// announcement of a change to it (the mediator set caucus:B's timer)
+// finds the store failing, so nothing is sent; the next announcement is
+// of A raising a hand in caucus:A. Before, the failed read kept the old
+// view as known, so that announcement read B's view, found it changed,
+// and sent B a frame at the moment of A's action (review 364 LOW-1). Now
+// a failed read after a change leaves no view known: announcements read
+// nothing, and the fallback check, on the connection's own timer, sends
+// the pending view.
+func TestFloorFrameAfterFailedChangeRead(t *testing.T) {
+	ctx := context.Background()
+	none := api.FloorView{Case: "c_f", Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{}}
+	timerB := none
+	timerB.Timers = []api.RoomTimer{{Room: "caucus:B", EndsAt: 1}}
+	reads := []struct {
+		v   api.FloorView
+		err error
+	}{{v: none}, {err: errors.New("store unreachable")}, {v: timerB}}
+	i := 0
+	feed := floorFrames(func(context.Context) (api.FloorView, []string, error) {
+		if i == len(reads) {
+			t.Fatalf("read %d: more reads than expected", i)
+		}
+		r := reads[i]
+		i++
+		return r.v, []string{"joint", "caucus:B"}, r.err
+	})
+	feed.frame(ctx, floorStart)
+	if f := feed.frame(ctx, floorChange); f != nil { // caucus:B's timer set; the read fails
+		t.Fatalf("a frame from a failed read: %s", f)
+	}
+	if f := feed.frame(ctx, floorChange); f != nil { // A raised a hand in caucus:A
+		t.Fatalf("B's socket sent a frame on A's hand: %s", f)
+	}
+	if i != 2 {
+		t.Fatalf("%d reads, want 2: the announcement after a failed read read the view", i)
+	}
+	f := feed.frame(ctx, floorRetry) // the connection's own fallback check
+	var got api.ServerFrame
+	if err := json.Unmarshal(f, &got); err != nil || got.Floor == nil || len(got.Floor.Timers) != 1 {
+		t.Fatalf("fallback check: frame %s (%v), want caucus:B's timer", f, err)
+	}
+}
+
+// TestFloorFrameConcernsOnlyItsRooms: an announced change in a room the
+// person may not join (as decided by their last view read) raises no
+// read; one in a room of theirs, or naming no room, or before any view
+// was read, does.
+func TestFloorFrameConcernsOnlyItsRooms(t *testing.T) {
+	none := api.FloorView{Case: "c_f", Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{}}
+	feed := floorFrames(func(context.Context) (api.FloorView, []string, error) {
+		return none, []string{"joint", "caucus:B"}, nil
+	})
+	if !feed.concerns("caucus:A") {
+		t.Fatal("before any view was read, a change in caucus:A was ignored")
+	}
+	feed.frame(context.Background(), floorStart)
+	for room, want := range map[string]bool{"caucus:A": false, "room:r_x": false, "caucus:B": true, "joint": true, "": true} {
+		if got := feed.concerns(room); got != want {
+			t.Errorf("concerns(%q) = %v, want %v", room, got, want)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 
@@ -143,22 +145,22 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// floorFrame is the "floor" frame for one connection: what actor sees of
-// the case's room controls now, or nil when that cannot be read (the
-// next change, or the next fallback check if no view is known yet,
-// brings it) or when it is the view this connection was last sent. Every change of the case's controls reaches
-// every connection; only a person whose own filtered view changed gets a
-// frame, so side B's socket stays silent when side A raises a hand or
-// A's caucus timer moves. The first call (when the connection opens)
-// only records the view. Called from the connection's checker only (one
-// call at a time), never its writer: the reads must not hold up frames.
-// actor is the connection's, never changed while it lasts: the frames
-// keep the pointer, not a copy of the account.
-func (a *API) floorFrame(actor *account.Account, caseID string) func(ctx context.Context, call floorCall) []byte {
+// floorFrame is the "floor" frames of one connection (floorFeed): what
+// actor sees of the case's room controls, sent when it changed, and which
+// announced changes may change it. Every change of the case's controls
+// is announced to every connection, naming its room; a connection reads
+// its person's view only for a change in a room that person may join
+// (floorFeed.concerns) and sends a frame only when that view changed, so
+// side B's socket stays silent, and reads nothing, when side A raises a
+// hand or A's caucus timer moves. The frames are made on the connection's
+// checker only (one call at a time), never its writer: the reads must not
+// hold up frames. actor is the connection's, never changed while it
+// lasts: the frames keep the pointer, not a copy of the account.
+func (a *API) floorFrame(actor *account.Account, caseID string) *floorFeed {
 	if a.floor == nil {
 		return nil
 	}
-	return floorFrames(func(ctx context.Context) (api.FloorView, error) {
+	return floorFrames(func(ctx context.Context) (api.FloorView, []string, error) {
 		return a.floor.Pushed(ctx, *actor, caseID)
 	})
 }
@@ -169,40 +171,75 @@ type floorCall uint8
 const (
 	floorStart  floorCall = iota // the connection opens: record the view, send nothing
 	floorChange                  // a floor or membership change was announced
-	floorRetry                   // a fallback check: read only if the start is not known
+	floorRetry                   // a fallback check: read only if the view is not known
 )
 
-// floorFrames is floorFrame over pushed, which reads the person's view.
-// The start's read sends nothing. When it fails, no view is known, and
-// announcements make no read and no frame until one is: a frame sent on
-// an announcement whatever the view (nothing to compare it with) would
-// tell side B's page when side A raised a hand or A's caucus timer
-// moved. The next fallback check (about a minute, on the connection's
-// own timer, not on anyone's action) reads the view and sends it, since
-// it may have changed since the page loaded; from then on only a view
-// that changed is sent.
-func floorFrames(pushed func(context.Context) (api.FloorView, error)) func(ctx context.Context, call floorCall) []byte {
-	var last [32]byte
-	known := false
-	return func(ctx context.Context, call floorCall) []byte {
-		switch {
-		case call == floorChange && !known, call == floorRetry && known:
-			return nil
-		}
-		v, err := pushed(ctx)
-		if err != nil {
-			return nil
-		}
-		h := floorHash(v)
-		if known && h == last {
-			return nil
-		}
-		last, known = h, true
-		if call == floorStart {
-			return nil
-		}
-		return encodeFrame(api.ServerFrame{Type: api.FrameFloor, Floor: &v})
+// floorFeed is one connection's floor frames over pushed, which reads the
+// person's view and the rooms they may join (floor.Service.Pushed).
+//
+// The start's read sends nothing. While no view is known — the start's
+// read failed, or the read after an announced change did — announcements
+// make no read and no frame: the view may have changed (a change in a
+// room of the person's whose read failed), and a frame sent on the next
+// announcement, whatever room that one names, would go out at the moment
+// of someone else's action: side B's page would learn when side A raised
+// a hand or A's caucus timer moved (review 352 for the start; review 364
+// LOW-1 for a failed read later, which before kept the old view and sent
+// B's pending change on A's next action). The next fallback check (about
+// a minute, on the connection's own timer, not on anyone's action) reads
+// the view and sends it if it is not the one last sent; from then on
+// only a view that changed is sent, on an announcement.
+type floorFeed struct {
+	pushed func(context.Context) (api.FloorView, []string, error)
+	// Of the checker's calls only (one at a time).
+	last  [32]byte // the view last sent (or started from), when have
+	have  bool
+	known bool // the view is known: an announcement reads and compares
+	// joins holds the rooms the person may join, as decided by the last
+	// view read (nil before one): read by the broker's callback
+	// (concerns), which must not read the store.
+	joins atomic.Pointer[[]string]
+}
+
+func floorFrames(pushed func(context.Context) (api.FloorView, []string, error)) *floorFeed {
+	return &floorFeed{pushed: pushed}
+}
+
+// concerns reports whether an announced change of room's controls may
+// change this connection's view: room is one its person may join as of
+// the last view read, or no view was read yet, or the announcement names
+// no room (a membership change, a room opened or closed, a node before
+// rooms were named: as before, a read). The rooms a person may join
+// change only with the case's membership or rooms, announced apart and
+// read on. It reads nothing.
+func (f *floorFeed) concerns(room string) bool {
+	joins := f.joins.Load()
+	return room == "" || joins == nil || slices.Contains(*joins, room)
+}
+
+// frame returns the "floor" frame for call, or nil (nothing to send).
+func (f *floorFeed) frame(ctx context.Context, call floorCall) []byte {
+	switch {
+	case call == floorChange && !f.known, call == floorRetry && f.known:
+		return nil
 	}
+	v, joins, err := f.pushed(ctx)
+	if err != nil {
+		// After a change was announced, the view may have changed:
+		// not known until the fallback check reads it.
+		if call == floorChange {
+			f.known = false
+		}
+		return nil
+	}
+	f.joins.Store(&joins)
+	h := floorHash(v)
+	same := f.have && h == f.last
+	f.last, f.have, f.known = h, true, true
+	if call == floorStart || same {
+		return nil
+	}
+	return encodeFrame(api.ServerFrame{Type: api.FrameFloor, Floor: &v})
 }
 
 // floorHash identifies what a view shows (not when it was made).

@@ -149,6 +149,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	floorFeed := a.floorFrame(&actor, caseID)
 	opts := socketOptions{
 		User: actor.ID, Auth: a.caucus.AuthorizerOf(&actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{sessionTopic, account.AccountTopic(actor.ID)},
@@ -160,8 +161,10 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 			}
 			return false, err
 		},
-		Floor: a.floorFrame(&actor, caseID),
 		Fence: func(kick func()) func() { return a.fences.add(caseID, kick) }}
+	if floorFeed != nil {
+		opts.Floor, opts.FloorConcerns = floorFeed.frame, floorFeed.concerns
+	}
 	// The connection runs on a goroutine of its own and this handler
 	// returns, so that net/http's goroutine for the request ends: its
 	// stack (grown deep by the middleware and the handler) and the

@@ -126,6 +126,13 @@ type socketOptions struct {
 	// read failed). Like every check, it is called from the connection's
 	// checker, one call at a time.
 	Floor func(ctx context.Context, call floorCall) []byte
+	// FloorConcerns, if set, says whether a floor change announced in
+	// room (its name; "" when the announcement names none) may change
+	// this person's view: one that may not raises no floor check, so
+	// the socket reads nothing and sends nothing at the moment of a
+	// change in a room its person is not in (floorFeed.concerns). It is
+	// called from the broker's callback: it must not block or read.
+	FloorConcerns func(room string) bool
 	// Fence, if set, registers the connection with its node's check of
 	// the case for a disposal fence it was not told of (fencewatch.go):
 	// kick is called when the case is found newly fenced or gone, or its
@@ -411,7 +418,8 @@ func (c *socket) open() {
 			// A floor change needs no access re-check; a membership
 			// change may change what the floor frame shows too.
 			var want uint8
-			if !floor.IsAnnouncement(data) {
+			room, isFloor := floor.AnnouncedRoom(data)
+			if !isFloor {
 				want |= wantRecheck
 				if losesCase(data, opts.User) {
 					c.holdFrames(wantRecheck)
@@ -424,10 +432,12 @@ func (c *socket) open() {
 				// and reads nothing).
 				opts.Auth.Invalidate()
 			}
-			if opts.Floor != nil {
+			if opts.Floor != nil && (!isFloor || opts.FloorConcerns == nil || opts.FloorConcerns(room)) {
 				want |= wantFloor
 			}
-			c.kick(want)
+			if want != 0 {
+				c.kick(want)
+			}
 		}))
 	}
 	// Registered, like the Watch, before the reader asks about any room.
