@@ -95,7 +95,8 @@ func TestDecodeBatchIsStrict(t *testing.T) {
 		}
 	}
 	// The messages' JSON kept is exactly the array as it arrived, whatever
-	// space or name case surrounds it.
+	// space or name case surrounds it, in a buffer of its own (its
+	// capacity ends with it: an append never writes past it).
 	const msgs = `[{"epoch":1,"offset":1,"id":"a","from":"u","at":1,"body":"eA=="}]`
 	for _, in := range []string{
 		`{"room":"r","epoch":1,"first":1,"msgs":` + msgs + `}`,
@@ -107,7 +108,7 @@ func TestDecodeBatchIsStrict(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
-		if string(b.msgsJSON) != msgs || len(b.Msgs) != 1 || string(b.Msgs[0].Body) != "x" {
+		if string(b.msgsJSON) != msgs || cap(b.msgsJSON) != len(b.msgsJSON) || len(b.Msgs) != 1 || string(b.Msgs[0].Body) != "x" {
 			t.Fatalf("%s: kept %s, messages %+v", in, b.msgsJSON, b.Msgs)
 		}
 	}

@@ -82,7 +82,8 @@ func DecodeBatch(data []byte) (*Batch, error) {
 	}
 	b.Room, b.Epoch, b.First, b.Seal = w.Room, w.Epoch, w.First, w.Seal
 	if b.Msgs != nil {
-		b.msgsJSON = bytes.Clone(w.Msgs.raw)
+		kept := bytes.Clone(w.Msgs.raw)
+		b.msgsJSON = kept[:len(kept):len(kept)]
 	}
 	if err := b.check(); err != nil {
 		return nil, err
