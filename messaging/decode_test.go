@@ -85,9 +85,31 @@ func TestDecodeBatchIsStrict(t *testing.T) {
 		"duplicate from in a message": strings.Replace(ok, `"from":"u"`, `"from":"u","From":"v"`, 1),
 		"duplicate offset":            strings.Replace(ok, `"offset":1`, `"offset":1,"OFFSET":3`, 1),
 		"invalid UTF-8":               strings.Replace(ok, `"id":"a"`, "\"id\":\"a\xff\"", 1),
+		"duplicate msgs":              strings.Replace(ok, `}]}`, `}],"msgs":[]}`, 1),
+		"duplicate msgs, two cases":   strings.Replace(ok, `}]}`, `}],"MSGS":null}`, 1),
+		"msgs not an array":           strings.Replace(ok, `"msgs":[`, `"msgs":{"x":[`, 1) + "}",
+		"truncated msgs":              strings.TrimSuffix(ok, "]}"),
 	} {
 		if b, err := DecodeBatch([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted as %+v", name, b)
+		}
+	}
+	// The messages' JSON kept is exactly the array as it arrived, whatever
+	// space or name case surrounds it, in a buffer of its own (its
+	// capacity ends with it: an append never writes past it).
+	const msgs = `[{"epoch":1,"offset":1,"id":"a","from":"u","at":1,"body":"eA=="}]`
+	for _, in := range []string{
+		`{"room":"r","epoch":1,"first":1,"msgs":` + msgs + `}`,
+		"{\"room\":\"r\",\"epoch\":1,\"first\":1,\"Msgs\" \t:\n " + msgs + " }",
+		`{"msgs":` + msgs + `,"room":"r","epoch":1,"first":1}`,
+		` { "msgs" : ` + msgs + ` , "room" : "r" , "epoch" : 1 , "first" : 1 } `,
+	} {
+		b, err := DecodeBatch([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if string(b.msgsJSON) != msgs || cap(b.msgsJSON) != len(b.msgsJSON) || len(b.Msgs) != 1 || string(b.Msgs[0].Body) != "x" {
+			t.Fatalf("%s: kept %s, messages %+v", in, b.msgsJSON, b.Msgs)
 		}
 	}
 }

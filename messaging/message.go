@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"bytes"
 	"fmt"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -65,30 +66,51 @@ var strictJSON = jsonv2.MatchCaseInsensitiveNames(true)
 // it arrived (msgsJSON), so that its delivery frames and segments splice
 // it rather than encode the messages again: every encoder of batches
 // writes json.Marshal(Msgs) there, and the decoder has checked it whole.
+// The messages are read in one pass (msgsField), not read whole and then
+// parsed again: a node decodes every batch of the rooms it does not own.
 func DecodeBatch(data []byte) (*Batch, error) {
-	var w struct {
-		Room  string         `json:"room"`
-		Epoch int64          `json:"epoch"`
-		First int64          `json:"first"`
-		Msgs  jsontext.Value `json:"msgs,omitempty"`
-		Seal  *Seal          `json:"seal,omitempty"`
-	}
+	b := &Batch{}
+	w := struct {
+		Room  string    `json:"room"`
+		Epoch int64     `json:"epoch"`
+		First int64     `json:"first"`
+		Msgs  msgsField `json:"msgs,omitempty"`
+		Seal  *Seal     `json:"seal,omitempty"`
+	}{Msgs: msgsField{data: data, msgs: &b.Msgs}}
 	if err := jsonv2.Unmarshal(data, &w, strictJSON); err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
-	b := &Batch{Room: w.Room, Epoch: w.Epoch, First: w.First, Seal: w.Seal}
-	if len(w.Msgs) > 0 {
-		if err := jsonv2.Unmarshal(w.Msgs, &b.Msgs, strictJSON); err != nil {
-			return nil, fmt.Errorf("batch: msgs: %w", err)
-		}
-		if b.Msgs != nil {
-			b.msgsJSON = w.Msgs[:len(w.Msgs):len(w.Msgs)]
-		}
+	b.Room, b.Epoch, b.First, b.Seal = w.Room, w.Epoch, w.First, w.Seal
+	if b.Msgs != nil {
+		kept := bytes.Clone(w.Msgs.raw)
+		b.msgsJSON = kept[:len(kept):len(kept)]
 	}
 	if err := b.check(); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// msgsField is DecodeBatch's "msgs": it parses the messages into *msgs
+// and keeps raw, the bytes of data (the whole input, which the decoder's
+// offsets index) they were parsed from.
+type msgsField struct {
+	data []byte
+	msgs *[]Message
+	raw  []byte
+}
+
+func (f *msgsField) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	start := dec.InputOffset() // after the name: then the colon and any space
+	if err := jsonv2.UnmarshalDecode(dec, f.msgs); err != nil {
+		return err
+	}
+	end := dec.InputOffset()
+	if start < 0 || end > int64(len(f.data)) || start > end {
+		return fmt.Errorf("msgs: decoder offsets %d..%d outside the input", start, end)
+	}
+	f.raw = bytes.TrimLeft(f.data[start:end], " \t\r\n:")
+	return nil
 }
 
 // check reports whether b is internally consistent.

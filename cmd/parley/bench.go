@@ -197,12 +197,7 @@ func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) erro
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		// One mediator account (one sign-in) is in every room, and the
-		// idle connections share the rooms' members' sign-ins: far more
-		// sockets per sign-in and per account than a person opens, so the
-		// bench's nodes lift the per-session and per-account limits.
-		serveArgs := append([]string{"serve", "--addr", addr, "--log-level", "error",
-			"--ws-per-session", "1000000", "--ws-per-account", "1000000"}, storage...)
+		serveArgs := benchServeArgs(addr, storage)
 		debugAddr := ""
 		if i == 0 {
 			debugAddr = b.debugAddr
@@ -229,6 +224,20 @@ func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) erro
 		b.urls = append(b.urls, url)
 	}
 	return nil
+}
+
+// benchServeArgs is a bench node's `parley serve` arguments, listening on
+// addr with the storage flags storage.
+func benchServeArgs(addr string, storage []string) []string {
+	// One mediator account (one sign-in) is in every room, and the idle
+	// connections share the rooms' members' sign-ins: far more sockets per
+	// sign-in and per account than a person opens, so the bench's nodes
+	// lift the per-session and per-account limits. The bench reads no
+	// metrics, and every node would otherwise try serve's one default
+	// metrics address (only the first could bind it, and none if anything
+	// else on the machine holds it).
+	return append([]string{"serve", "--addr", addr, "--log-level", "error", "--metrics-addr", "off",
+		"--ws-per-session", "1000000", "--ws-per-account", "1000000"}, storage...)
 }
 
 func storageArgs(c *server.Config) []string {

@@ -111,3 +111,19 @@ func TestP99BySecond(t *testing.T) {
 		t.Fatalf("p99BySecond = %q, want %q", got, want)
 	}
 }
+
+// The bench's nodes serve no metrics: two nodes (or a node beside another
+// program) would otherwise both try serve's default metrics address, and
+// all but one log an error.
+func TestBenchNodesServeNoMetrics(t *testing.T) {
+	args := benchServeArgs("127.0.0.1:1", nil)
+	for i, a := range args {
+		if a == "--metrics-addr" {
+			if i+1 == len(args) || args[i+1] != "off" {
+				t.Fatalf("--metrics-addr %v", args[i+1:])
+			}
+			return
+		}
+	}
+	t.Fatalf("no --metrics-addr off in %q: every node tries the default address", args)
+}

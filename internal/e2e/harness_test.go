@@ -122,7 +122,10 @@ func freeAddr(t *testing.T) string {
 func (c *cluster) start() *node {
 	addr := freeAddr(c.t)
 	logs := &bytes.Buffer{}
-	args := append(append([]string{"serve", "--addr", addr, "--log-level", "info"}, c.serve...), c.storage...)
+	// No metrics listener: every node would try serve's one default
+	// address, and all but one (all, beside another program holding it)
+	// log an ERROR into the tails a failure prints.
+	args := append(append([]string{"serve", "--addr", addr, "--log-level", "info", "--metrics-addr", "off"}, c.serve...), c.storage...)
 	cmd := exec.Command(c.bin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
