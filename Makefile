@@ -54,7 +54,9 @@ fuzz:
 test-faults:
 	scripts/test-faults.sh
 
-# soak runs the messaging engine's checked history for SOAK (default 5m).
+# soak runs the messaging engine's checked history for SOAK (default 5m),
+# then retention's crash tests at every step on S3 too (make test draws a
+# few of those steps on S3).
 soak:
 	scripts/soak.sh
 

@@ -19,6 +19,7 @@ import (
 // other change to a fenced case — and nothing is stored under the case's
 // statements (MinIO, versioned: every version counted).
 func TestFencedCaseTakesNoKeyDirectoryRecord(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Start(t, nodetest.Scale(t))
 	tc := seedE2EE(t, n)
 	ctx := context.Background()

@@ -399,14 +399,17 @@ func TestReviewAndKeep(t *testing.T) {
 // (one version), one transfer audit entry, the certificate's hash that of
 // the stored bundle, which opens, and the case destroyed. Each step
 // starts from the same transfer world and plan, a copy of one built once
-// on each store (worldTemplate).
+// on each store (worldTemplate). Every step runs on the directory store,
+// two drawn at random on S3 (s3CrashSteps; make soak runs them all there).
 func TestTransferCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
+	steps := []string{"transfer-audit", "transfer-bundle", "transfers", "keys", "case-journal", "page", "certificate"}
+	onS3 := s3CrashSteps(t, steps, 2)
 	tmpl := newWorldTemplate(t, (*env).transferWorld)
-	for _, step := range []string{"transfer-audit", "transfer-bundle", "transfers", "keys", "case-journal", "page", "certificate"} {
+	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, func(t *testing.T, e *env, w *transferWorld) {
+			onEachStoreFrom(t, tmpl, onS3[step], func(t *testing.T, e *env, w *transferWorld) {
 				ctx := t.Context()
 				if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
 					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}); err != nil {

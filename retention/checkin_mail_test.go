@@ -13,6 +13,7 @@ import (
 // closure by default) takes the rest of the outbox and leaves it: it goes
 // with the follow-ups (survey-responses), not before it is sent.
 func TestCheckInMailsGoWithTheFollowUps(t *testing.T) {
+	t.Parallel()
 	dir, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

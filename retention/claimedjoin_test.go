@@ -20,8 +20,12 @@ import (
 // or with the case record's — destroys that account first (its
 // invitation's claimedBy is the only link to it), counts it on the
 // certificate and names it in the audit entry.
+//
+// The applies killed at a step run on the directory store; on S3 one of
+// them drawn at random (s3CrashSteps), and the two run through.
 func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
-	for _, tt := range []struct {
+	t.Parallel()
+	tests := []struct {
 		name       string
 		inviteDays int // the invitations' rule (the others': 30 days)
 		event      string
@@ -32,9 +36,18 @@ func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
 		{"with the case record", 400, "retention.case.destroyed", ""},
 		{"with the case record, killed after its journal", 400, "retention.case.destroyed", "case-journal"},
 		{"with the case record, killed after the accounts", 400, "retention.case.destroyed", "accounts"},
-	} {
+	}
+	var killed []string
+	for _, tt := range tests {
+		if tt.crash != "" {
+			killed = append(killed, tt.name)
+		}
+	}
+	onS3 := s3CrashSteps(t, killed, 1)
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			onEachStore(t, func(t *testing.T, store objstore.Store) {
+			t.Parallel()
+			onEachStoreIf(t, tt.crash == "" || onS3[tt.name], func(t *testing.T, store objstore.Store) {
 				e := newEnv(t, store)
 				ctx := t.Context()
 				for _, class := range policy.CaseClasses() {
@@ -109,6 +122,7 @@ func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
 // so the account was destroyed and audited but on no certificate — a
 // later plan no longer finds it). MinIO: real object-lock holds.
 func TestHeldInvitationsStillCertifyTheDestroyedAccount(t *testing.T) {
+	t.Parallel()
 	store := minioStore(t)
 	e := newEnv(t, store)
 	ctx := t.Context()

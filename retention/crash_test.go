@@ -20,18 +20,25 @@ var errCrash = errors.New("crash")
 // half-disposed, reruns it, and checks it converged: every due record
 // gone, the held ones kept, exactly one certificate, one audit link, and
 // an audit log that verifies. Each step starts from the same scenario, a
-// copy of one built once on each store (worldTemplate).
+// copy of one built once on each store (worldTemplate). Every step runs on
+// the directory store, two drawn at random on S3 (s3CrashSteps; make soak
+// runs them all there).
 func TestApplyCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
 	steps := []struct {
 		name string
 		hit  int
 	}{{"keys", 2}, {"ciphertext", 2}, {"records", 2}, {"messages", 3}, {"page", 1}, {"case-keys", 1}, {"certificate", 1}, {"link", 1}}
+	var names []string
+	for _, step := range steps {
+		names = append(names, step.name)
+	}
+	onS3 := s3CrashSteps(t, names, 2)
 	tmpl := newWorldTemplate(t, (*env).scenario)
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, func(t *testing.T, e *env, s *scenario) {
+			onEachStoreFrom(t, tmpl, onS3[step.name], func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {
@@ -113,7 +120,7 @@ func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
 // records the case's destruction, the held case B and case C (a document
 // held, so its record is kept) keep their records, and there is one
 // certificate, which counts the classes. The scenario is built as in
-// TestApplyCrashAtEveryStep.
+// TestApplyCrashAtEveryStep; three steps drawn at random run on S3 too.
 func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 	t.Parallel()
 	// The scenario, with every case class due 30 days after closing.
@@ -126,11 +133,13 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 		}
 		return s
 	}
+	steps := []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record-deleted", "seat-index", "case-record", "page", "late-seats-journal", "late-seats-audit", "late-seats", "certificate"}
+	onS3 := s3CrashSteps(t, steps, 3)
 	tmpl := newWorldTemplate(t, world)
-	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record-deleted", "seat-index", "case-record", "page", "late-seats-journal", "late-seats-audit", "late-seats", "certificate"} {
+	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, func(t *testing.T, e *env, s *scenario) {
+			onEachStoreFrom(t, tmpl, onS3[step], func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {

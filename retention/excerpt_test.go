@@ -18,6 +18,7 @@ import (
 // excerpt refused every such entry, so an archive showed a share
 // without the side's consent.
 func TestExcerptCarriesShareRequests(t *testing.T) {
+	t.Parallel()
 	caseID, carried, withheld, req, device := ids.New("c"), ids.New("d"), ids.New("d"), ids.New("sa"), ids.New("dv")
 	docs, versions := map[string]bool{carried: true}, map[string]bool{carried + "@1": true}
 	for _, typ := range []string{"doc.share.requested", "doc.share.approved", "doc.share.declined",
@@ -84,6 +85,7 @@ func TestExcerptCarriesShareRequests(t *testing.T) {
 // follows: a case hold's always, a document hold's only with its
 // document carried, never naming a withheld one.
 func TestExcerptCarriesHoldRestorations(t *testing.T) {
+	t.Parallel()
 	caseID, carried, withheld, covering := ids.New("c"), ids.New("d"), ids.New("d"), ids.New("h")
 	docs, versions := map[string]bool{carried: true}, map[string]bool{carried + "@1": true}
 	for _, typ := range []string{"hold.restored", "hold.restore.unknown"} {
@@ -118,6 +120,7 @@ func TestExcerptCarriesHoldRestorations(t *testing.T) {
 // (released). A hold on a withheld document, or one whose document is
 // not known, is left out.
 func TestExcerptCarriesDocumentHolds(t *testing.T) {
+	t.Parallel()
 	caseID, carried, withheld := ids.New("c"), ids.New("d"), ids.New("d")
 	onCarried, onWithheld, unknown, caseHold := ids.New("h"), ids.New("h"), ids.New("h"), ids.New("h")
 	docs, versions := map[string]bool{carried: true}, map[string]bool{carried + "@1": true}
@@ -166,6 +169,7 @@ func TestExcerptCarriesDocumentHolds(t *testing.T) {
 // invitation made and then withdrawn does not read as one still open.
 // Before, case.invite.withdrawn was left out.
 func TestExcerptCarriesInvitationLifecycle(t *testing.T) {
+	t.Parallel()
 	caseID := ids.New("c")
 	for _, typ := range []string{"case.invite.created", "case.invite.redeemed", "case.invite.withdrawn"} {
 		ev := audit.Event{Type: typ, Case: caseID, Objects: []string{"inv"}}

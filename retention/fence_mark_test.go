@@ -17,6 +17,7 @@ import (
 // A case kept (a hold met after the fence) has its marker deleted with
 // the lift.
 func TestFenceMarkGoesWithTheCase(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

@@ -78,6 +78,7 @@ func dueWorld(t *testing.T, store objstore.Store) *env {
 // sign-in worked again until the apply was run again. Now its records
 // are hidden first, as the case record is.
 func TestAccountDisposalNeverExposesOlderVersion(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, inner objstore.Store) {
 		st := &crashingStore{Store: inner}
 		e := dueWorld(t, st)
@@ -135,6 +136,7 @@ func TestAccountDisposalNeverExposesOlderVersion(t *testing.T) {
 // case says it is paused, the pause is audited, and the next plan after
 // the hold is released finishes the disposal.
 func TestStorageHoldPausesDisposal(t *testing.T) {
+	t.Parallel()
 	for _, on := range []string{"account", "released-hold"} {
 		t.Run(on, func(t *testing.T) {
 			store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
@@ -252,6 +254,7 @@ func TestStorageHoldPausesDisposal(t *testing.T) {
 // current, and signing in, until the apply was run again. Now the older
 // versions go first and the newest last.
 func TestSignedOutSessionResidueNeverSignsInAgain(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, inner objstore.Store) {
 		st := &crashingStore{Store: inner, prefix: "sessions/"}
 		e := newEnv(t, st)

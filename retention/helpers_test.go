@@ -8,8 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -249,18 +252,100 @@ func (e *env) reopen(t *testing.T, store objstore.Store) *env {
 }
 
 // onEachStoreFrom is onEachStore for a test that starts from tmpl's world,
-// on each store from a copy of the template's store.
-func onEachStoreFrom[W any](t *testing.T, tmpl *worldTemplate[W], f func(t *testing.T, e *env, w W)) {
+// on each store from a copy of the template's store; on S3 only when onS3
+// (s3CrashSteps: the subtest is skipped otherwise).
+func onEachStoreFrom[W any](t *testing.T, tmpl *worldTemplate[W], onS3 bool, f func(t *testing.T, e *env, w W)) {
 	t.Run("dir", func(t *testing.T) {
 		t.Parallel()
 		e, w := tmpl.open(t)
 		f(t, e, w)
 	})
 	t.Run("s3", func(t *testing.T) {
+		skipS3(t, onS3)
 		t.Parallel()
 		e, w := tmpl.openS3(t)
 		f(t, e, w)
 	})
+}
+
+// The crash tests stop an apply at every step boundary of one disposal
+// and rerun it. Every step runs on the directory store in every run; on
+// S3, where a step took ten times as long (a scenario's copied bucket and
+// some hundred MinIO requests), `make test` runs a few steps of each test
+// drawn at random, and `make soak` every one. The draw is seeded: the
+// seed is logged by each crash test (shown when it fails, or with -v),
+// and PARLEY_RETENTION_CRASH_SEED=N draws the same steps again;
+// PARLEY_RETENTION_CRASH_STEPS=all runs every step on S3 too.
+var crashDraw = sync.OnceValues(func() (all bool, seed uint64) {
+	if s := os.Getenv("PARLEY_RETENTION_CRASH_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			panic("PARLEY_RETENTION_CRASH_SEED: " + err.Error())
+		}
+		seed = n
+	} else {
+		seed = rand.Uint64N(1_000_000)
+	}
+	return os.Getenv("PARLEY_RETENTION_CRASH_STEPS") == "all", seed
+})
+
+// s3CrashSteps returns which of steps the crash test t runs on S3 in this
+// run: n of them drawn with the run's seed (each test draws its own,
+// from the seed and its name), or every one when
+// PARLEY_RETENTION_CRASH_STEPS=all. It logs the draw and how to repeat it.
+func s3CrashSteps(t *testing.T, steps []string, n int) map[string]bool {
+	t.Helper()
+	all, seed := crashDraw()
+	on := map[string]bool{}
+	if all || n >= len(steps) {
+		for _, s := range steps {
+			on[s] = true
+		}
+		t.Logf("every step on both stores (PARLEY_RETENTION_CRASH_STEPS=all)")
+		return on
+	}
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	r := rand.New(rand.NewPCG(seed, h.Sum64()))
+	var drawn []string
+	for _, i := range r.Perm(len(steps))[:n] {
+		on[steps[i]] = true
+		drawn = append(drawn, steps[i])
+	}
+	t.Logf("every step on the directory store; on S3 %q, drawn with PARLEY_RETENTION_CRASH_SEED=%d "+
+		"(set it to draw them again; PARLEY_RETENTION_CRASH_STEPS=all, as make soak sets, runs every step on S3)", drawn, seed)
+	return on
+}
+
+// onEachStoreIf is onEachStore whose S3 subtest runs only when onS3 is
+// true (s3CrashSteps), and is skipped, saying so, otherwise.
+func onEachStoreIf(t *testing.T, onS3 bool, f func(t *testing.T, store objstore.Store)) {
+	t.Run("dir", func(t *testing.T) {
+		t.Parallel()
+		store, err := objstore.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, store)
+	})
+	t.Run("s3", func(t *testing.T) {
+		skipS3(t, onS3)
+		t.Parallel()
+		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, store)
+	})
+}
+
+// skipS3 skips the S3 subtest of a crash step not drawn for S3 this run.
+func skipS3(t *testing.T, onS3 bool) {
+	t.Helper()
+	if !onS3 {
+		_, seed := crashDraw()
+		t.Skipf("this step runs on S3 in other draws (PARLEY_RETENTION_CRASH_SEED=%d now; make soak runs them all)", seed)
+	}
 }
 
 // testCase is a case with documents and message history.

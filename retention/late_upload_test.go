@@ -166,6 +166,7 @@ func docRecords(t *testing.T, dir objstore.Store, caseID string) []string {
 // late record lands in a case that still exists and takes additions
 // again.
 func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
+	t.Parallel()
 	dir, late := lateDir(t)
 	e := newEnv(t, late)
 	ctx := t.Context()
@@ -202,6 +203,7 @@ func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
 // release clears only the versions documents list), and the apply
 // stopped at its residue step, plan after plan.
 func TestHeldStagedVersionIsSweptOnceReleased(t *testing.T) {
+	t.Parallel()
 	_, late := lateDir(t)
 	e := newEnv(t, late)
 	ctx := t.Context()
@@ -268,6 +270,7 @@ func (s *clearHook) SetLegalHold(ctx context.Context, key, versionID string, on 
 // checks again once the storage hold is cleared, sets it back and keeps
 // the version.
 func TestStagedVersionHeldDuringTheSweepIsKept(t *testing.T) {
+	t.Parallel()
 	dir, late := lateDir(t)
 	hooked := &clearHook{Store: late}
 	e := newEnv(t, hooked)
@@ -372,6 +375,7 @@ func (s *landBetweenReads) List(ctx context.Context, prefix string, fn func(objs
 // version records are listed first and the documents read once: the
 // version staged before the fence is counted, and the case kept.
 func TestLateRecordLandingBetweenRetentionsReadsKeepsItsCase(t *testing.T) {
+	t.Parallel()
 	dir, late := lateDir(t)
 	between := &landBetweenReads{Store: late}
 	e := newEnv(t, between)
@@ -452,6 +456,7 @@ func (s *holdCycler) SetLegalHold(ctx context.Context, key, versionID string, on
 // under its storage hold with a WARN. Before, it checked once and deleted
 // the version under the hold placed while it cleared it.
 func TestStagedVersionHoldsCyclingDuringTheSweepEndHeld(t *testing.T) {
+	t.Parallel()
 	dir, late := lateDir(t)
 	cycler := &holdCycler{Store: late}
 	e := newEnv(t, cycler)

@@ -26,6 +26,7 @@ import (
 // 246 the first run stored no journal for nothing found, the second
 // journaled the entry, and the first certified it, left stored.)
 func TestConcurrentAppliesCertifyOnlyDestroyedLateSeats(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

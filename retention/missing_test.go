@@ -88,6 +88,7 @@ func certCases(rs []CertRecord, class string) []string {
 // otherwise the outcome is "missing", saying it was not destroyed by
 // Parley, and the certificate lists it apart, not as destroyed.
 func TestMissingCaseRecordNotCertifiedDestroyed(t *testing.T) {
+	t.Parallel()
 	scenarios := map[string]func(t *testing.T, store objstore.Store){
 		"destroyed by another plan": func(t *testing.T, store objstore.Store) {
 			e := dueWorld(t, store)

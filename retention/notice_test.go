@@ -252,6 +252,7 @@ func TestDueNoticeCheckedBeforeSending(t *testing.T) {
 // TestDueNoticeTextBounded: however many cases fall due, the notice stays
 // within what the outbox takes, lists what fits and counts the rest.
 func TestDueNoticeTextBounded(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
 	var items []Item
 	for i := range 2000 {
@@ -277,6 +278,7 @@ func TestDueNoticeTextBounded(t *testing.T) {
 // The cases here are the shortest a notice lists (one-character
 // references, the shortest class, one record each), so the most fit.
 func TestDueNoticeGathersWhatItShows(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
 	const n = 3000
 	var all []*dueCase
@@ -324,6 +326,7 @@ func TestDueNoticeGathersWhatItShows(t *testing.T) {
 // than that: the reference as the program wrote it, nothing else about
 // the case.
 func TestDueNoticeSaysWhatItCarries(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
 	items := []Item{{Case: "c1", Reference: "RIVERA V. CHEN", Class: "evidence", DueAt: now.Add(-time.Hour)}}
 	_, text := noticeText(summarize(items, nil, now), 1, now.Add(14*24*time.Hour), 14, recordsURL)

@@ -21,6 +21,7 @@ import (
 // listing. The disposal, certified, leaves no stored version of it (on
 // MinIO, versioned: every version is counted).
 func TestPostAfterKeepCheckDoesNotSurvive(t *testing.T) {
+	t.Parallel()
 	store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 // link: once the case is disposed of, with its certificate, no account
 // of theirs is left (the refused join made none: cases.JoinAs).
 func TestDisposalAfterARefusedJoinLeavesNoAccount(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

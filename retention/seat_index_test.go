@@ -182,13 +182,18 @@ func TestSeatIndexOutlivesInvitations(t *testing.T) {
 // certificate, which counts it on the case record's line with the audit
 // entry that recorded it. The apply stopped at each step of that second
 // pass (and run again) converges on the same: the entry gone, audited
-// once, counted once; the open case's entries stay.
+// once, counted once; the open case's entries stay. The apply run
+// through, and stopped at each step, runs on the directory store; on S3
+// the apply run through and one stop drawn at random (s3CrashSteps).
 func TestDisposalRemovesLateSeatIndexEntries(t *testing.T) {
 	t.Parallel()
-	for _, stop := range []string{"", "late-seats-journal", "late-seats-audit", "late-seats"} {
+	stops := []string{"late-seats-journal", "late-seats-audit", "late-seats"}
+	onS3 := s3CrashSteps(t, stops, 1)
+	onS3[""] = true
+	for _, stop := range append([]string{""}, stops...) {
 		t.Run("stop="+stop, func(t *testing.T) {
 			t.Parallel()
-			onEachStore(t, func(t *testing.T, store objstore.Store) {
+			onEachStoreIf(t, onS3[stop], func(t *testing.T, store objstore.Store) {
 				e := newEnv(t, store)
 				ctx := t.Context()
 				for _, class := range policy.CaseClasses() {

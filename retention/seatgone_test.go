@@ -15,6 +15,7 @@ import (
 // the apply checks one again. Once no version of the record is stored,
 // they are.
 func TestSeatIndexOfAHiddenCaseRecordIsNotResidue(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

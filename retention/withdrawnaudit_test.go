@@ -16,6 +16,7 @@ import (
 // sweep lost too: retention's residue sweep destroys the expired
 // invitation record, and appends the withdrawal's entry first.
 func TestResidueSweepAuditsAnUnauditedWithdrawal(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -45,6 +46,7 @@ func TestResidueSweepAuditsAnUnauditedWithdrawal(t *testing.T) {
 // residue), then withdrawn: the disposal of its case's invitations
 // appends the withdrawal's entry before it destroys the record.
 func TestInvitationsDisposalAuditsAnUnauditedWithdrawal(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

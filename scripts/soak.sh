@@ -6,6 +6,10 @@
 # acknowledgement and delivery is checked by porcupine against a per-room
 # ordered log. SOAK (default 5m) is how long the faults run per store;
 # PARLEY_HISTORY_SEED replays a printed schedule.
+# Then package retention's crash tests with every step on S3 as well as
+# on the directory store: `make test` runs every step on the directory
+# store and a few drawn at random on S3 (retention/helpers_test.go,
+# s3CrashSteps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +24,5 @@ export PARLEY_TEST_REQUIRE_SERVICES=1
 export PARLEY_HISTORY_DURATION=${SOAK:-5m}
 go test -race -count=1 -timeout 0 -v -run 'TestCheckedHistory|TestIdleRoomsAreFreed' ./messaging/ 2>&1 |
 	grep -v -e '^=== \(RUN\|PAUSE\|CONT\)' -e ' INFO ' -e ' WARN '
+PARLEY_RETENTION_CRASH_STEPS=all go test -race -count=1 -timeout 30m \
+	-run 'CrashAtEvery|TestDisposalRemovesLateSeatIndexEntries|TestDisposalDestroysTheAccountOfAStoppedJoin' ./retention/
