@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -44,12 +43,13 @@ func TestBrowserDocShareConsent(t *testing.T) {
 // TestBrowserDocShareForeignDevice drives web/client/test/docshare-device.mjs
 // in Chromium: the Tenant party Ada adds a document to her caucus and the
 // mediator asks her side to allow showing it in the joint room; Ada opens
-// a link back in the mediator made for her in a new browser and allows it
-// there. The server refuses (the browser is not one of her own: not her
-// first, not linked from it) and audits it; the page says so in plain
-// words (no id, action name or network text), the request stays pending,
-// the mediator's share is still refused and the document stays in the
-// Tenant caucus.
+// a link back in the mediator made for her in a new browser (not one of her
+// own: not her first, not linked from it, which the server would refuse
+// an answer from: vault's TestShareAnswerRefusalsAreAudited). The page
+// says so up front in plain words (no id, action name or network text)
+// and offers no Allow… or Decline…; nothing is sent, the request stays
+// pending, the mediator's share is still refused and the document stays
+// in the Tenant caucus.
 func TestBrowserDocShareForeignDevice(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -87,20 +87,17 @@ func TestBrowserDocShareForeignDevice(t *testing.T) {
 				if err != nil || d.Audience != "caucus:A" {
 					return "", fmt.Errorf("the document after the refused answer: %+v %v", d, err)
 				}
-				// The refusal is in the audit log: the request, the reason, ids only.
+				// The new browser sent no answer: nothing was refused.
 				for i := n.Audit.Size() - 1; i >= 0; i-- {
 					ev, err := n.Audit.Entry(ctx, i)
 					if err != nil {
 						return "", err
 					}
 					if ev.Type == "consent.refused" && ev.Attrs["kind"] == "share" {
-						if ev.Attrs["reason"] != "device" || !slices.Contains(ev.Objects, reqID) || !slices.Contains(ev.Objects, docID) {
-							return "", fmt.Errorf("the refusal's audit entry: %+v", ev)
-						}
-						return "", nil
+						return "", fmt.Errorf("an answer was sent and refused: %+v", ev)
 					}
 				}
-				return "", fmt.Errorf("no consent.refused entry for the answer from the new browser")
+				return "", nil
 			},
 		},
 		shots: []string{"docshare-foreign-device.png", "docshare-foreign-device-phone.png"},

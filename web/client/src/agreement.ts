@@ -79,6 +79,12 @@ export interface AgreementContext {
   keys: DeviceKeys;
   /** Sends a comment to the joint room (end-to-end encrypted). */
   comment: (body: string) => Promise<void>;
+  /**
+   * The room on the screen, in words ("your private caucus"), or "" when it
+   * is the joint room: a comment sent from anywhere else asks first, since
+   * it goes to the joint room, not to the room being read.
+   */
+  looking: () => string;
   /** "Visible to: everyone in this mediation: …" for the joint room. */
   visibleTo: () => string;
   /**
@@ -148,7 +154,7 @@ function plainError(e: unknown, what: string, unsure?: string): string {
  */
 function commentError(e: unknown): string {
   if (e instanceof Error && e.message === unconfirmedWords) {
-    return "The server did not confirm your comment, so it may or may not have reached the joint room. If it does not appear under this version within a minute, send it again.";
+    return "Parley did not confirm your comment, so it may or may not have reached the joint room. If it does not appear under this version within a minute, send it again.";
   }
   if (e instanceof Error && !(e instanceof APIError) && !(e instanceof TypeError) && e.message && !saysInternal(e.message)) {
     return `Not sent: ${plainWords(e).replace(/\.$/, "")}.`;
@@ -207,6 +213,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let filing = false; // the filing is on its way: a redraw meanwhile keeps File off
   let signing = false; // a signature is on its way: a redraw meanwhile keeps Sign off
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
+  let commentAsk = 0; // the version whose "Post this comment in the joint room?" is open (0: none), kept across redraws
   let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
   let skipped = false; // a redraw skipped while the editor had the focus: the next poll draws it
   let shownText = "";
@@ -332,16 +339,15 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // The comment being typed survives a redraw as long as the same version is shown.
     if (draft.v === v) note.value = draft.text;
     note.oninput = () => { draft = { v, text: note.value }; };
-    const send = h("button", { type: "button", id: "agreement-comment-send", disabled: commentSending.has(ctx.caseID) }, `Comment on version ${v}`) as HTMLButtonElement;
+    const send = h("button", { type: "button", id: "agreement-comment-send", disabled: commentSending.has(ctx.caseID) }, `Send comment to everyone`) as HTMLButtonElement;
     const noComment = h("p", { class: "error", id: "agreement-comment-missing", role: "alert" });
     send.setAttribute("aria-describedby", "agreement-comment-missing");
     note.addEventListener("input", () => { if (note.value.trim()) noComment.textContent = ""; });
-    send.onclick = async () => {
-      if (!note.value.trim()) { noComment.textContent = "Type your comment in the box first: there is nothing to send yet."; note.focus(); return; }
+    const post = async () => {
       if (commentSending.has(ctx.caseID)) return; // one comment at a time: a redraw meanwhile must not send it twice
       commentSending.add(ctx.caseID);
       send.disabled = true;
-      const text = note.value.trim();
+      const text = (draft.v === v ? draft.text : note.value).trim();
       try {
         await ctx.comment(commentBody(v, text));
         if (draft.v === v && draft.text.trim() === text) draft = { v: 0, text: "" };
@@ -357,12 +363,40 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         if (now) now.disabled = false;
       }
     };
+    send.onclick = async () => {
+      if (!note.value.trim()) { noComment.textContent = "Type your comment in the box first: there is nothing to send yet."; note.focus(); return; }
+      draft = { v, text: note.value };
+      // Read in a caucus (or any room but the joint one), a comment would
+      // reach the other side without the person noticing where it goes:
+      // asked first, the focus on the question (Enter pressed twice must
+      // not post it), as an upload to a wider place is.
+      if (ctx.looking()) {
+        commentAsk = v;
+        await draw();
+        document.getElementById("agreement-comment-question")?.focus();
+        return;
+      }
+      await post();
+    };
+    const looking = ctx.looking();
+    const question = commentAsk === v && looking ? h("div", { class: "confirm", role: "alertdialog", id: "agreement-comment-ask", "aria-labelledby": "agreement-comment-question" },
+      h("p", { id: "agreement-comment-question", tabindex: "-1" }, h("strong", {}, "Post this comment in the joint room? "),
+        `Everyone, including the other side, will read it. You are looking at ${looking}.`),
+      h("div", { class: "row" },
+        h("button", { type: "button", class: "primary", id: "agreement-comment-confirm", onclick: async () => {
+          commentAsk = 0;
+          const sent = post(); // marked as sending before the redraw, which then draws Send turned off
+          await draw();
+          document.getElementById("agreement-comment")?.focus();
+          await sent;
+        } }, "Yes, post it to everyone"),
+        h("button", { type: "button", id: "agreement-comment-cancel", onclick: async () => { commentAsk = 0; await draw(); document.getElementById("agreement-comment-send")?.focus(); } }, "Cancel"))) : "";
     parts.push(h("section", { id: "agreement-comments", "aria-labelledby": "agreement-comments-title" },
       h("h3", { id: "agreement-comments-title" }, `Comments on version ${v}`),
       list.length ? h("ul", { class: "docs" }, ...list.map((c) => h("li", {}, h("span", { class: "meta" }, `${when(c.at)} · ${c.who}`), h("br"), c.text)))
         : h("p", {}, "No comments on this version yet."),
       isObserver ? h("p", { class: "note" }, "Observers read the agreement and do not comment.") : h("div", {},
-        h("label", { for: "agreement-comment" }, `Your comment on version ${v} (sent to the joint room: everyone in this mediation reads it)`), note, h("div", {}, send), noComment)));
+        h("label", { for: "agreement-comment" }, `Your comment on version ${v} (sent to the joint room: everyone in this mediation reads it)`), note, h("div", {}, send), noComment, question)));
 
     // Who signs.
     parts.push(h("h3", {}, `Who signs version ${cur}`),

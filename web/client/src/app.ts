@@ -38,6 +38,18 @@ let me: Account;
 let sc: SecureCase;
 let c: Case;
 let current = "joint";
+// The room on the screen is kept for this tab (sessionStorage: a reload, not
+// a new tab, comes back to it): a reload the stalled-room notice asks for
+// must not turn a caucus draft pasted back into a joint-room message.
+const keptRoomKey = (caseID: string) => "parley.room." + caseID;
+function keptRoom(caseID: string): string {
+  try { return sessionStorage.getItem(keptRoomKey(caseID)) ?? ""; } catch { return ""; } // private mode: the joint room
+}
+function keepRoom(caseID: string, room: string): void {
+  try { sessionStorage.setItem(keptRoomKey(caseID), room); } catch { /* private mode: a reload opens the joint room */ }
+}
+// Draws the stalled-room notice again (it names the room a reload opens): set while a case is open.
+let redrawStalled = () => {};
 const logs = new Map<string, HTMLElement>();
 const unread = new Map<string, number>();
 const roomButtons = new Map<string, HTMLElement>();
@@ -65,6 +77,16 @@ function roomTitle(room: string): string {
   const d = definedRoom(room);
   if (d) return d.label;
   return `${sideLabel(E.caucusSide(room)!)} caucus`;
+}
+
+/** The room on the screen as a confirmation names it: "your private caucus", "the joint room", … */
+function lookingWords(room: string): string {
+  if (room === "joint") return "the joint room";
+  if (room === "mediators") return "the mediators' room";
+  const d = definedRoom(room);
+  if (d) return `the room “${d.label}”`;
+  const side = E.caucusSide(room);
+  return side && myself()?.side === side ? "your private caucus" : `the ${roomTitle(room)}`;
 }
 
 function myself() {
@@ -216,10 +238,10 @@ function inviteFailed(e: unknown): void {
   } else if (status === 410 && /now also uses/.test(e instanceof APIError ? e.problem.detail ?? "" : "")) {
     // cases.ErrLinkShared: the address it was emailed to is now someone
     // else's in the mediation too; the link is not used up, but refused.
-    words = "This link no longer works: the email address it was sent to is now also used by someone else in this mediation. Please ask your mediator for a new link; they will give it to you in person or by phone.";
+    words = "This link no longer works: the email address it was sent to is now also used by someone else in this mediation. Please ask your mediator for a new link (a “link back in” if you have used Parley before); they will give it to you in person or by phone.";
     again = false;
   } else if (status === 410) {
-    words = "This link has expired or was already used. Please ask your mediator for a new link. If you did not use it, tell your mediator.";
+    words = "This link has expired or was already used. Please ask your mediator for a new link (a “link back in” if you have used Parley before). If you did not use it, tell your mediator.";
     more = [h("p", {}, "If you confirmed your email address in Parley, you can also get a link yourself:"),
       h("div", { class: "row" }, h("a", { href: "/app", id: "get-email-link" }, "Get a link by email"))];
     again = false;
@@ -346,11 +368,16 @@ function forgetButton(): HTMLElement {
         const forgotten = () => { location.href = "/app#forgotten"; location.reload(); };
         if (r.ended) return forgotten();
         notSignedOutHere(r.error, true, forgotten);
-      });
+      }, otherDevices());
       document.body.append(dlg);
       dlg.showModal();
     },
   }, "Sign out and forget this browser");
+}
+
+/** How many other devices of the person count in the open case (null: no case open, or its devices not read yet). */
+function otherDevices(): number | null {
+  try { return sc?.sess ? sc.sess.dir.active(me.id).filter((d) => d.id !== sc.me.id).length : null; } catch { return null; }
 }
 
 function caseloadButton(): HTMLElement | null {
@@ -421,9 +448,11 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   const drawStalled = () => {
     if (!stalledRooms.size) { if (document.getElementById("room-stalled-reload")) notice(""); return; }
     const names = [...stalledRooms].map((r) => `“${roomTitle(r)}”`).join(" and ");
-    noticeEl.replaceChildren(`New messages in ${names} are not reaching this page just now. Reload the page to bring it up to date (copy any message you have not sent yet first). `,
+    noticeEl.replaceChildren(`New messages in ${names} are not reaching this page just now. Reload the page to bring it up to date: ` +
+      `it opens again in “${roomTitle(current)}”, the room you are in now (copy any message you have not sent yet first). `,
       h("button", { type: "button", id: "room-stalled-reload", onclick: () => location.reload() }, "Reload the page"));
   };
+  redrawStalled = () => { if (stalledRooms.size) drawStalled(); };
   sc.onRoomStalled = (room) => { stalledRooms.add(room); drawStalled(); };
   sc.onRoomResumed = (room) => { if (stalledRooms.delete(room)) drawStalled(); };
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
@@ -475,10 +504,16 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     if (s === "closed" && detail?.startsWith("Your access to this case ended")) {
       el.textContent = "Not connected";
       hideAccountButtons();
+      // Plain words, not an error: nothing the person did was wrong (a
+      // party's part ends when the mediator removes them, a mediator's when
+      // they step off or are recused). A mediator's start page is their
+      // cases, and they have no mediator of their own to contact.
+      const party = me.role === "participant";
       main().replaceChildren(h("h1", {}, "You are no longer part of this mediation"),
-        h("p", { id: "status", role: "status", class: "error" },
-          "Your access to this case has ended, so its rooms and documents are closed to you. If you think this is a mistake, contact your mediator or the program."),
-        h("p", {}, h("a", { href: "/app" }, "Go to your cases")));
+        h("p", { id: "status", role: "status" },
+          "Your part in this mediation has ended, so its rooms and documents are closed to you. " +
+          (party ? "If you did not expect this, contact your mediator or the mediation program." : "If you did not expect this, contact the mediation program.")),
+        h("p", {}, h("a", { href: "/app", id: "access-ended-back" }, party ? "Back to the start page" : "Back to your cases")));
     }
   };
   c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
@@ -492,6 +527,9 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   // safety numbers (to check with whoever admits them), and looks for
   // rooms every 10 s: once admitted it opens the case as usual.
   if (sc.mediator && sc.rooms.length === 0) { waitForAdmission(caseID); return; }
+  // The room this tab showed before a reload, if this person can still open it; else the joint room.
+  const kept = keptRoom(caseID);
+  if (kept && sc.rooms.includes(kept) && roomShown(kept)) current = kept;
   if (!sc.rooms.includes(current) || !roomShown(current)) current = sc.rooms[0];
   initFloor({ h, sc: () => sc, c: () => c, me: () => me.id, current: () => current, roomTitle, roomClass, sideLabel, nameOf: (a) => sc.nameOf(a), errText, openRoom: (r) => switchRoom(r) });
   renderRooms();
@@ -512,7 +550,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     verified: () => sc.sess,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
-  mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); }, devices: async () => { await sc.refresh(); return sc.sess.dir; } });
+  mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); },
+    looking: () => current === "joint" ? "" : lookingWords(current), devices: async () => { await sc.refresh(); return sc.sess.dir; } });
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms.filter((r) => !definedRoom(r)), roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
@@ -804,6 +843,8 @@ function switchRoom(room: string) {
   const old = same && drawn?.dataset.room === room ? drawn : null; // never another room's draft
   const typing = old && document.activeElement === old ? [old.selectionStart, old.selectionEnd] : null;
   current = room;
+  keepRoom(sc.caseID, room);
+  redrawStalled();
   unread.set(room, 0);
   for (const [r, b] of roomButtons) {
     b.setAttribute("aria-current", String(r === room));
@@ -838,7 +879,7 @@ function switchRoom(room: string) {
         floorAfterSend(room);
       } catch (x) {
         const words = x instanceof Error && x.message === unconfirmedWords
-          ? "The server did not confirm your message, so it may or may not have arrived. Your text is still in the box: if the message does not appear above within a minute, send it again."
+          ? "Parley did not confirm your message, so it may or may not have arrived. Your text is still in the box: if the message does not appear above within a minute, send it again."
           : "Not sent: " + errText(x);
         err.textContent = words;
         // The same room drawn again while sending: the composer on the page
@@ -854,7 +895,7 @@ function switchRoom(room: string) {
       }
     },
   },
-  h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
+  h("label", { for: "draft" }, draftLabel(room)), turnNote(room), ta,
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit", "aria-describedby": "draft-error", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
     h("span", { class: "note", id: "draft-hint" }, touchScreen() ? "Enter starts a new line; the button sends." : "Enter sends; Shift+Enter starts a new line.")), err);
   // With a keyboard, Enter sends (as in most chat apps) and Shift+Enter is
@@ -884,11 +925,26 @@ function switchRoom(room: string) {
 /** Whether the main pointer is a finger (a phone or tablet): Enter then makes a new line rather than sending. */
 const touchScreen = () => matchMedia("(pointer: coarse)").matches;
 
+/**
+ * The message box's label, saying who reads the message and in which room: scrolled on a phone, the composer
+ * alone may be on the screen.
+ */
+function draftLabel(room: string): string {
+  if (room === "joint") return "Message to everyone (joint room)";
+  if (room === "mediators") return "Message to the mediators only";
+  if (definedRoom(room)) return `Message in “${roomTitle(room)}”`;
+  const side = E.caucusSide(room);
+  if (side && myself()?.side === side) return `Private message to your side (${roomTitle(room)})`;
+  return `Private message to the ${sideLabel(side ?? undefined)} side (${roomTitle(room)})`;
+}
+
 /** The Send button, naming who will read the message (short enough for a phone's width). */
 function sendLabel(room: string): string {
   if (room === "joint") return "Send to everyone";
   if (room === "mediators") return "Send to the mediators";
-  if (definedRoom(room)) return `Send to “${roomTitle(room)}”`;
+  const d = definedRoom(room);
+  if (d?.crossSide) return `Send to both sides (“${d.label}”)`;
+  if (d) return `Send to “${roomTitle(room)}”`;
   const side = E.caucusSide(room);
   const mine = myself();
   if (side && mine?.side === side) return "Send to your side only";

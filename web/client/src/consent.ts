@@ -158,7 +158,7 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
       }
       const discSec = h("section", { id: "consent-disclosures", "aria-labelledby": "consent-disclosures-title" },
         h("h2", { id: "consent-disclosures-title" }, "What your mediator disclosed"),
-        h("p", {}, "A mediator must tell everyone taking part about anything that could affect their neutrality. Acknowledging says you have read it, not that you agree with it. If it worries you, say so to the mediator or to the mediation program before you go on."));
+        h("p", {}, "A mediator must tell everyone taking part about anything that could affect their neutrality. If it worries you, don't go on yet: phone your mediator or the mediation program. Acknowledging only says you have read it."));
       if (kase.disclosures.length === 0) discSec.append(h("p", {}, "Your mediator has disclosed nothing."));
       const list = h("ul", { class: "docs", id: "disclosure-list" });
       for (const d of kase.disclosures) {
@@ -189,14 +189,14 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
       }
       if (kase.disclosures.length) discSec.append(list);
       const done = termsDone && pending.length === 0;
-      const go = h("button", { type: "button", class: "primary", id: "consent-continue", disabled: !done, "aria-describedby": "consent-continue-missing" }, "Go on to the case") as HTMLButtonElement;
+      const go = h("button", { type: "button", class: "primary", id: "consent-continue", disabled: !done, "aria-describedby": "consent-continue-missing" }, "Go on to your mediation") as HTMLButtonElement;
       // While it is off, what is still to do, next to it.
       const todo = [termsDone ? "" : "accept the terms", pending.length === 0 ? "" : pending.length === 1 ? "acknowledge the disclosure" : `acknowledge the ${pending.length} disclosures`].filter(Boolean);
       const missing = h("p", { class: "note", id: "consent-continue-missing" }, todo.length ? `To go on, first ${todo.join(" and ")} above.` : "");
       go.onclick = () => resolve(kase);
       root.replaceChildren(h("h1", { id: "consent-title" }, "Before you go on"),
         h("p", {}, done
-          ? "Thank you. You can go on to the case now."
+          ? "Thank you. You can go on to your mediation now."
           : "Your mediator asks everyone taking part to read and accept the terms below, and to acknowledge what the mediator disclosed, before the mediation begins."),
         termsSec, discSec, status, h("div", {}, go), missing);
       if (done) go.focus();

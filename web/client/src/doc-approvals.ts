@@ -32,6 +32,13 @@ export interface ApprovalsContext {
   docs: () => Document[];
   /** This browser's device keys: a side's answer is signed with them, as terms and acknowledgements are. */
   keys?: DeviceKeys;
+  /**
+   * Whether this device may give the side's consent: a device of the
+   * account's own chain (its first, or one linked from it), not one a
+   * mediator let in (the server refuses its answer). False: the request
+   * says so up front instead of offering Allow… and Decline….
+   */
+  mayConsent?: () => boolean;
 }
 
 export interface Approvals {
@@ -76,10 +83,12 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
   /** The earlier versions a share would show too, in words: "“Draft.pdf” (version 1, 5 Dec 2026, 10:29 GMT)". */
   const earlierWords = (r: W.DocShareRequest) =>
     r.shows.slice(1).map((v) => `${versionWords(v)} (version ${v.version}${v.name ? ", " + dayWords(v.created) : ""})`);
-  const gainingWords = (r: W.DocShareRequest) => {
+  /** Who could open it once allowed, as a sentence ending in "will be able to open <it>." */
+  const gainingWords = (r: W.DocShareRequest, it = "it") => {
     const names = r.gaining.map((p) => ctx.personWords(p.accountId));
     const later = r.to === "joint" ? ", and anyone who joins the case later," : "";
-    return names.length ? names.join(", ") + later : "nobody who has joined yet" + (later ? " (but anyone who joins later)" : "");
+    if (names.length) return `${names.join(", ")}${later} will be able to open ${it}.`;
+    return r.to === "joint" ? `Nobody else has joined yet; everyone who joins later will be able to open ${it}.` : `Nobody who has joined yet will be able to open ${it}.`;
   };
 
   /** Why an answer was refused, in words that say what to do. */
@@ -132,22 +141,27 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     const li = h("li", { class: "share-request", "data-request": r.id },
       h("p", { class: "share-request-words" },
         `${asker.charAt(0).toUpperCase() + asker.slice(1)} asks your side to allow showing “${name}” to ${to}. ` +
-        `If you allow it, ${gainingWords(r)} will be able to open it.`),
+        (r.gaining.length ? `If you allow it, ${gainingWords(r)}` : gainingWords(r))),
       earlier.length ? h("div", { class: "share-request-versions" },
         h("p", {}, `This document has ${earlier.length + 1} versions, and allowing it shows every one of them, not only the latest:`),
         h("ul", {}, ...r.shows.map((v, i) => h("li", {}, `${versionWords(v)} — version ${v.version}${i === 0 ? " (the latest)" : ""}${v.name ? ", added " + dayWords(v.created) : ""}`))),
         h("p", { class: "note" }, "If an earlier version should stay within your side, decline, and tell the mediator which version may be shown.")) : "",
-      h("p", { class: "note" }, `Until a party or lawyer of your side allows it, it stays within your side. The request lapses on ${dayWords(r.expires)}.`));
+      h("p", { class: "note" }, `Until a party or lawyer of your side allows it, it stays within your side. The request expires on ${dayWords(r.expires)}.`));
     if (confirming?.id === r.id) {
       const yes = h("button", { type: "button", class: "primary share-request-yes", onclick: () => void answer(r, confirming!.allow) },
         confirming.allow ? "Yes, allow it" : "Yes, decline");
       li.append(h("div", { class: "confirm", role: "alertdialog", "aria-label": confirming.allow ? "Confirm allowing the share" : "Confirm declining the share", "aria-describedby": "share-request-confirm-" + r.id },
         h("p", { id: "share-request-confirm-" + r.id, tabindex: "-1" }, confirming.allow
-          ? `Allow the mediator to show ${what} to ${to} — ${gainingWords(r)} will be able to open ${earlier.length ? "every one of them" : "it"}. This cannot be undone.`
+          ? `Allow the mediator to show ${what} to ${to}${r.gaining.length ? " — " : ". "}${gainingWords(r, earlier.length ? "every one of them" : "it")} This cannot be undone.`
           : `Decline showing “${name}” to ${to}? It stays within your side; the mediator is told you declined.`),
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { confirming = null; render(); } }, "Cancel"))));
       // The question has the focus, not the button: Enter pressed twice must not answer.
       queueMicrotask(() => document.getElementById("share-request-confirm-" + r.id)?.focus());
+    } else if (ctx.mayConsent && !ctx.mayConsent()) {
+      // Said before anything is pressed: an answer from here would be refused.
+      li.append(h("p", { class: "share-request-elsewhere" }, h("strong", {}, "You cannot answer this on this phone or computer. "),
+        "Your consent can only be given from a phone or computer you have used before for this mediation, or one you linked from it under “Your devices” " +
+        "(one your mediator let in for you cannot give it). Answer there, or ask someone else on your side to answer."));
     } else {
       li.append(h("div", { class: "row" },
         h("button", { type: "button", class: "share-request-allow", onclick: () => { confirming = { id: r.id, allow: true }; note = ""; render(); } }, "Allow…"),
@@ -163,7 +177,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     const to = audienceWords(ctx, r.to);
     const by = r.decidedBy ? ctx.personWords(r.decidedBy) : "";
     const shown = ctx.docs().find((d) => d.id === r.doc)?.audience === r.to;
-    const words = r.status === "pending" ? `Waiting for the ${side} side to allow showing “${name}” to ${to} (asked ${dayWords(r.requested)}; lapses ${dayWords(r.expires)}).`
+    const words = r.status === "pending" ? `Waiting for the ${side} side to allow showing “${name}” to ${to} (asked ${dayWords(r.requested)}; it expires ${dayWords(r.expires)}).`
       : r.status === "approved" ? (shown ? `“${name}” is shown to ${to}, as ${by} allowed.` : `${by} allowed showing “${name}”${r.shows.length > 1 ? ` (all ${r.shows.length} versions)` : ""} to ${to}: share it with that place now to show it.`)
         : r.status === "declined" ? `${by} declined showing “${name}” to ${to}. It stays within the ${side} side.`
           : `Nobody of the ${side} side answered within a week: the request to show “${name}” to ${to} expired. You can ask again.`;

@@ -227,7 +227,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   // Requests to show a side's caucus documents wider: the side answers, the mediator follows (doc-approvals.ts).
   const requestsBox = h("div", { id: "doc-share-requests", "aria-live": "polite" });
   const approvals = mountApprovals(requestsBox, { caseID: ctx.caseID, meID: ctx.meID, mediator: ctx.mediator, c: ctx.c,
-    roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs, keys: ctx.keys });
+    roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs, keys: ctx.keys,
+    mayConsent: () => { const s = ctx.verified?.(); return !s || !ctx.keys || s.dir.ownChain(ctx.keys.account, ctx.keys.id); } });
   sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, requestsBox, listBox, formBox,
     h("p", { class: "note", id: "docs-who" }, "Parley shows every document only to the people named on it, and stores it encrypted. " +
       "Without the extra lock, Parley's service holds the key. With the extra lock, only those people's own phones and computers can open it, not even Parley's staff. This list updates by itself."));

@@ -159,8 +159,8 @@ function turnWords(room: string): string {
   if (!t) return "";
   const left = minutes(t.until - now());
   if (iAmMediator()) return `You gave the floor to the ${ctx!.sideLabel(t.side)} side: ${left} left.`;
-  if (mySide() === t.side) return `Your side has the floor: ${left} left.`;
-  return `The ${ctx!.sideLabel(t.side)} side has the floor: ${left} left.`;
+  if (mySide() === t.side) return `Your side is speaking now: ${left} left.`;
+  return `The ${ctx!.sideLabel(t.side)} side is speaking now: ${left} left.`;
 }
 
 /** The room's bar, under its banner: countdown, whose turn, and (for parties and lawyers) asking for the mediator. */
@@ -231,7 +231,7 @@ function tickBar(): void {
   const key = tn ? `${room}|${tn.side}|${tn.from}` : room;
   const news = document.getElementById("floor-news");
   if (news && news.dataset.turn !== key) {
-    if (news.dataset.turn !== undefined) news.textContent = tn ? turnWords(room).replace(/: .* left\.$/, ".") : news.dataset.turn.startsWith(room + "|") ? "The turn has ended: nobody has the floor now." : "";
+    if (news.dataset.turn !== undefined) news.textContent = tn ? turnWords(room).replace(/: .* left\.$/, ".") : news.dataset.turn.startsWith(room + "|") ? "The turn has ended: nobody is speaking now." : "";
     news.dataset.turn = key;
   }
 }
@@ -251,7 +251,7 @@ function fillTurnNote(): void {
   let text = "";
   if (t && !iAmMediator()) {
     const left = minutes(t.until - now());
-    text = mySide() === t.side ? `Your side has the floor (${left} left).`
+    text = mySide() === t.side ? `Your side is speaking now (${left} left).`
       : `It is the ${ctx.sideLabel(t.side)} side's turn to speak (${left} left). You can still write: your message will show as “out of turn” to everyone in this room.`;
   }
   if (p.textContent !== text) p.textContent = text;
@@ -271,7 +271,7 @@ export function floorMessage(ev: SecureEvent, li: HTMLElement): void {
   if (!ctx) return;
   if (ev.kind === KindNotice && signedMediator(ev.from)) { // secure.ts already turned a non-mediator's kind 5 into an ordinary message
     li.classList.add("notice");
-    li.prepend(ctx.h("strong", { class: "notice-label" }, `Notice to every room from the mediator ${ctx.nameOf(ev.from)}`), ctx.h("br"));
+    li.prepend(ctx.h("strong", { class: "notice-label" }, `Notice from the mediator ${ctx.nameOf(ev.from)} (shown in every room)`), ctx.h("br"));
   }
   const m = { room: ev.room, at: ev.at, from: ev.from, li };
   shown.push(m);

@@ -65,23 +65,33 @@ export async function forgetThisBrowser(account: string): Promise<void> {
 
 /**
  * The confirmation of "Sign out and forget this browser", in plain words:
- * what it does, who still sees what, and how to come back. confirm runs
- * when the person chooses to go ahead.
+ * first, in bold, what cannot be undone (the earlier messages are gone
+ * from this browser for good; from everywhere when it is the person's only
+ * linked device), then what it does, who still sees what, and how to come
+ * back. others is how many other devices of theirs are linked to the case
+ * (null: not known, no case open). confirm runs when the person chooses to
+ * go ahead.
  */
-export function forgetDialog(confirm: (status: (text: string) => void) => Promise<void>): HTMLDialogElement {
+export function forgetDialog(confirm: (status: (text: string) => void) => Promise<void>, others: number | null = null): HTMLDialogElement {
+  const lost = "After this, your earlier messages cannot be brought back on this browser";
+  const first = others === 0 ? `${lost}. This is the only phone or computer linked to your mediation, so you will not be able to read them anywhere.`
+    // Another linked device may itself have been forgotten (forgetting revokes nothing): said as a condition.
+    : others ? `${lost}. Only another phone or computer you linked to your mediation, if you still use it, can show them.`
+      : `${lost}.`;
   const status = h("p", { id: "forget-status", role: "status" });
   const go = h("button", { type: "button", class: "danger", id: "forget-confirm" }, "Forget this browser and sign out") as HTMLButtonElement;
   const keep = h("button", { type: "button", id: "forget-cancel" }, "Keep this browser") as HTMLButtonElement;
   const dlg = h("dialog", { id: "forget", class: "forget", "aria-labelledby": "forget-title" },
     h("h2", { id: "forget-title" }, "Sign out and forget this browser?"),
+    h("p", { id: "forget-lost" }, h("strong", {}, first)),
     h("p", {}, "Choose this if other people use this computer or phone too. Parley will:"),
     h("ul", {},
       h("li", {}, "sign you out;"),
       h("li", {}, "delete from this browser the keys that let it read your mediation, and any copies of documents it opened. Anyone else who uses Parley in this browser keeps their own keys.")),
-    h("p", {}, h("strong", {}, "Afterwards, this browser cannot read your mediation — not even the messages you read here before."),
+    h("p", {}, "Afterwards, this browser cannot read your mediation — not even the messages you read here before.",
       " Nothing is deleted from the mediation itself: your mediator and the others in it still see everything as before."),
     h("h3", {}, "Coming back"),
-    h("p", {}, "To come back, ask your mediator for a new link. Then:"),
+    h("p", {}, "To come back, ask your mediator for a “link back in”. Then:"),
     h("ul", {},
       h("li", {}, "If you also use Parley on another phone or computer, what it can read stays readable there. To read your earlier messages on this browser again, add this browser from there with “Add a device”."),
       h("li", {}, "If this is the only phone or computer you have used for your mediation, you cannot read your earlier messages again, anywhere. Your mediator can let this browser in again: it will show what is said from then on, but it cannot say yes when your mediator asks to show your words or your documents to the other side.")),

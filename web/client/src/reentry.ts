@@ -49,13 +49,13 @@ export function comeBackPage(main: HTMLElement): Promise<void> {
   const forgot = location.hash === "#forgotten" ? "Your keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation." : "";
   return new Promise((resolve) => {
     const page: HTMLElement = h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
-      h("h1", { id: "come-back-title" }, forgot ? "You are signed out, and this browser has forgotten you" : signedOut ? "You are signed out" : "Your session has ended"),
+      h("h1", { id: "come-back-title" }, forgot ? "You are signed out, and this browser has forgotten you" : signedOut ? "You are signed out" : "You have been signed out"),
       h("p", {}, forgot || (signedOut
         ? "You signed out of your mediation on this browser."
         : "For your privacy, you are signed out after a while without activity, and after some weeks in any case.")),
       h("p", {}, forgot
-        ? "To come back, ask your mediator for a new link. It brings you back as yourself, but this browser will not show your earlier messages: to read them here, add this browser from another phone or computer where you use Parley (“Add a device” there)."
-        : "To come back, ask your mediator for a new link. It brings you back as yourself, with your conversations and documents — nothing is lost."),
+        ? "To come back, ask your mediator for a “link back in”. It brings you back as yourself, but this browser will not show your earlier messages: to read them here, add this browser from another phone or computer where you use Parley (“Add a device” there)."
+        : "To come back, ask your mediator for a “link back in”. It brings you back as yourself, with your conversations and documents — nothing is lost."),
       h("p", { class: "note" }, "If you still have the link you used before, it will not work again: each link works once."),
       h("p", {}, "If you confirmed your email address in Parley, you can also get a link yourself:"),
       h("div", { class: "row" }, emailLinkButton(main, () => { main.replaceChildren(page); })),

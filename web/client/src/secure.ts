@@ -35,7 +35,7 @@ export type Status = "connecting" | "live" | "reconnecting" | "closed";
  * server knowing, on a change of network, keep their places until the server's ping misses them, 45 s).
  */
 export const TOO_MANY_RETRY_MS = 50000;
-export const tooManyTabsWords = "Parley is open in too many tabs on this device. Close some and press Reconnect.";
+export const tooManyTabsWords = "Parley is open in too many browser tabs on this device. Close the other Parley tabs, then press Reconnect.";
 /** The same, when this person's tabs on all their devices together are too many (the close's reason says "account"). */
 export const tooManyDevicesWords = "Parley is open in too many tabs on your devices. Close some, here or on your other devices, and press Reconnect.";
 
@@ -73,7 +73,7 @@ function carryID(): string {
  * composer (app.ts) says it in a sentence of its own, the text kept in
  * the box.
  */
-export const unconfirmedWords = "the server did not confirm your message in time, so it may or may not have arrived; if it does not appear in the room within a minute, send it again";
+export const unconfirmedWords = "Parley did not confirm your message in time, so it may or may not have arrived; if it does not appear in the room within a minute, send it again";
 
 /** Why a check of who is in the case and their devices failed when the server did not answer it in time. */
 export const refreshTimeoutWords = "the server did not answer in time while this page checked who is in this case; try again in a moment, and reload the page if it keeps happening";

@@ -150,7 +150,7 @@ export function signOutDialog(signOut: () => Promise<void>): void {
   const dlg = h("dialog", { id: "signout-confirm", class: "forget", "aria-labelledby": "signout-title", "aria-describedby": "signout-what" },
     h("h2", { id: "signout-title" }, "Sign out?"),
     h("div", { id: "signout-what" },
-      h("p", {}, "To come back you will need a new link from your mediator, or an emailed sign-in link if you confirmed your address."),
+      h("p", {}, "To come back, ask your mediator for a “link back in”, or get an emailed sign-in link if you confirmed your address."),
       h("p", {}, "To take a break, just close this page — you stay signed in on this device."),
       h("p", { class: "note" }, "Anything you typed and did not send is lost when you sign out.")),
     h("div", { class: "row" }, stay, go),

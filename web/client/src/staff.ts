@@ -79,7 +79,7 @@ export async function sessionEndedWords(participant: boolean): Promise<{ text: s
     const w = accountProblemWords(e);
     if (w && e instanceof APIError && e.problem.type === ProblemTypeBase + ("account-disabled" satisfies ProblemType))
       return { text: "Your account has been disabled by the program administrator, so you have been signed out. Ask the program administrator if you think this is a mistake.", emailLink: false };
-    if (participant) return { text: "You have been signed out of this mediation on this browser. To come back, ask your mediator for a new link: it brings you back as yourself, with your conversations and documents.", emailLink: true };
+    if (participant) return { text: "You have been signed out of this mediation on this browser. To come back, ask your mediator for a “link back in”: it brings you back as yourself, with your conversations and documents.", emailLink: true };
     return { text: "You have been signed out (your session ended or your password changed). Sign in again to carry on.", emailLink: false };
   }
 }

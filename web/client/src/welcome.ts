@@ -63,11 +63,14 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
     observer ? h("li", {}, h("strong", {}, "You read the joint room; "), "you do not write in it. To ask the mediator something, ask at the session or contact the mediation program.")
       : h("li", {}, h("strong", {}, "To ask the mediator something, "), w.caucus ? `write in your caucus: only your side and ${med} will read it.` : `write in the joint room, or ask ${med} at the session.`),
   ];
-  const go = w.caucus ? h("button", { type: "button", onclick: () => { close(); w.openRoom(w.caucus); } }, `Go to your caucus`) : null;
+  // A party or lawyer with a caucus is offered it first, as the main action: the private room is where they ask the
+  // mediator anything, and a first message typed in the joint room (where the page opens) reaches the other side.
+  // "Got it" stays in the room on the screen.
+  const go = w.caucus ? h("button", { type: "button", class: "primary", id: "welcome-caucus", onclick: () => { close(); w.openRoom(w.caucus); } }, `Go to your caucus`) : null;
   const sec = h("section", { id: "welcome", class: "welcome", "aria-labelledby": "welcome-title" },
     title,
     h("ul", {}, ...items),
-    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "welcome-dismiss", onclick: close }, "Got it"), go,
+    h("div", { class: "row" }, go, h("button", { type: "button", class: go ? "" : "primary", id: "welcome-dismiss", onclick: close }, go ? "Got it, stay here" : "Got it"),
       h("span", { class: "note" }, "You can read this again from “About this mediation”.")));
   sec.addEventListener("keydown", (e) => { if ((e as KeyboardEvent).key === "Escape") close(); });
   into.prepend(sec);

@@ -47,9 +47,13 @@ await run(async () => {
   await connected(a);
   await axeCheck(a, "party, welcome");
   await shoot(a, "welcome-party");
-  // Keyboard: Tab to "Got it", Enter.
+  // Keyboard: the first Tab reaches "Go to your caucus", the main action (UX review 367 M2); the next "Got it, stay here", Enter.
+  check(await a.locator("#welcome .row button").first().getAttribute("id") === "welcome-caucus" && await a.getAttribute("#welcome-caucus", "class") === "primary" &&
+    await a.getAttribute("#welcome-dismiss", "class") !== "primary", "the welcome's first, main action is “Go to your caucus”");
   await a.keyboard.press("Tab");
-  check(await a.evaluate(() => document.activeElement?.id) === "welcome-dismiss", "Tab reaches “Got it”");
+  check(await a.evaluate(() => document.activeElement?.id) === "welcome-caucus", "Tab reaches “Go to your caucus” first");
+  await a.keyboard.press("Tab");
+  check(await a.evaluate(() => document.activeElement?.id) === "welcome-dismiss", "the next Tab reaches “Got it, stay here”");
   await a.keyboard.press("Enter");
   await a.locator("#welcome").waitFor({ state: "detached" });
   check(await a.evaluate(() => document.activeElement?.id) === "room-title", "put away, the welcome leaves the focus on the room's name");

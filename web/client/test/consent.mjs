@@ -58,6 +58,9 @@ async function consent(page, shot) {
   check(text.includes("What is said here stays here") && text.includes("Ten years ago I worked at the same firm"), "the gate shows the case's terms and the disclosure");
   check(text.includes("the mediators and the program's records will see it"), "the gate says who will see the acceptance");
   check(!/c_[a-z0-9]{10}|dv_|case\.terms|caucus:/.test(text), "the gate shows no internal ids or action names");
+  // A worrying disclosure: what to do comes first, before going on (UX review 367 M8).
+  check(text.includes("If it worries you, don't go on yet: phone your mediator or the mediation program. Acknowledging only says you have read it.") &&
+    await page.innerText("#consent-continue") === "Go on to your mediation", "the gate says not to go on yet if a disclosure worries them, and Go on names the mediation: " + await page.innerText("#consent-continue"));
   const disclosed = await page.locator("main .meta", { hasText: "Disclosed by" }).first().innerText();
   check(zoned.test(disclosed), "when the mediator disclosed is said with its time zone: " + disclosed);
   check(await page.isDisabled("#accept-terms") && await page.isDisabled("#consent-continue"), "nothing is accepted, and the case stays closed, until the person confirms");

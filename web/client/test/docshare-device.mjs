@@ -5,10 +5,12 @@
 // document to her caucus; the mediator asks the Tenant side to allow
 // showing it in the joint room; Ada then opens a link back in the
 // mediator made for her in a new browser (one she never used, not linked
-// from her own) and tries to allow it there. The page says, in plain
-// words, that this browser cannot give her consent and where to answer
-// from; the request stays open on both browsers and the document stays
-// within her side.
+// from her own) and reads the request there. The page says up front, in
+// plain words, that this browser cannot give her consent and where to
+// answer from, and offers no Allow… or Decline… (UX review 367 M7: an
+// answer from here was refused only after she had confirmed it); the
+// request stays open on both browsers and the document stays within her
+// side.
 import { axeCheck } from "./axe.mjs";
 import { docCard, openRoom, shoot, upload } from "./docshare-lib.mjs";
 import { passGate } from "./gate.mjs";
@@ -35,21 +37,18 @@ await run(async () => {
   await openRoom(other, "caucus:A");
   const req = request(other);
   await req.waitFor({ timeout: LONG });
-  await req.locator("button.share-request-allow").click();
-  await req.locator("button.share-request-yes").click();
-  const refused = other.locator("#doc-share-requests p.error[role=alert]");
-  await refused.waitFor({ timeout: LONG });
-  const words = (await refused.innerText()).trim();
-  check(words === "Your answer was not recorded: this phone or computer cannot give your consent. " +
-    "Answer from a phone or computer you have used before for this mediation, or link this one from it under “Your devices” " +
-    "(one your mediator let in for you cannot give it).",
-  "the new browser says its answer was not recorded, why, and where to answer from: " + words);
+  const elsewhere = req.locator(".share-request-elsewhere");
+  await elsewhere.waitFor({ timeout: LONG });
+  const words = (await elsewhere.innerText()).trim();
+  check(words === "You cannot answer this on this phone or computer. Your consent can only be given from a phone or computer you have used before for this mediation, " +
+    "or one you linked from it under “Your devices” (one your mediator let in for you cannot give it). Answer there, or ask someone else on your side to answer.",
+  "the new browser says up front that it cannot answer, and where to answer from: " + words);
+  check(await req.locator("button.share-request-allow, button.share-request-decline").count() === 0, "and offers no Allow… or Decline… that would be refused");
   const box = await other.locator("#doc-share-requests").innerText();
   check(!/\b(dv|d|sa|u|c)_[a-z2-7]{26}\b|approve_share|doc\.share|consent\.refused|Failed to fetch|forbidden|\b403\b|signature|device (id|key|record)/i.test(box),
     "no id, action name, status or network text: " + box.replace(/\n/g, " / "));
   check(await other.locator("#share-request-note").count() === 0, "nothing says it was allowed");
-  // The request is still there to answer, on this browser and on her own.
-  await req.locator("button.share-request-allow").waitFor();
+  // The request is still there to answer on her own browser.
   check(await request(own).locator("button.share-request-allow").count() === 1, "her own browser still offers to answer");
   await ask("unshared", docID);
   await axeCheck(other, "the refused answer");

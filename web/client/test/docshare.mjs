@@ -75,7 +75,7 @@ await run(async () => {
     "and that the earlier version would be shown too, each named: " + asks.replace(/\n/g, " / "));
   check(!/caucus:|doc\.share|approve_share/.test(asks), "in plain words");
   // The deadline and each version's time with its zone ("13 Dec 2026, 12:14 GMT"): the side may be in another zone than the mediator.
-  const lapses = /The request lapses on ([^.]+)\./.exec(asks)?.[1] ?? "";
+  const lapses = /The request expires on ([^.]+)\./.exec(asks)?.[1] ?? "";
   const addedAt = [...asks.matchAll(/added (\d{1,2} \w+ \d{4}, [^\n]+)/g)].map((m) => m[1]);
   check(/^\d{1,2} \w+ \d{4}, \d{1,2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})?$/.test(lapses) && addedAt.length === 2 && addedAt.every((a) => / (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})?$/.test(a)),
     "when the request lapses and when each version was added are said with the year and the time zone: " + JSON.stringify({ lapses, addedAt }));

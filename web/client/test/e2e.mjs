@@ -490,7 +490,7 @@ try {
   const ended = b.locator("#status", { hasText: "signed out" });
   await ended.waitFor({ timeout: 30000 });
   const endedText = (await ended.innerText()).replace(/\s+/g, " ");
-  check(endedText.includes("ask your mediator for a new link") && (await b.innerText("#conn")).includes("Signed out"),
+  check(endedText.includes("ask your mediator for a “link back in”") && (await b.innerText("#conn")).includes("Signed out"),
     "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
   check(!(await ended.getAttribute("class") ?? "").includes("error"), "in plain text, not as an error");
   check(await b.locator("main #email-link-open").count() === 1, "with the button to get a sign-in link by email, as the come-back page has");

@@ -112,7 +112,7 @@ await run(async () => {
       await openRoom(page, r);
       const li = logOf(page).locator("li.notice", { hasText: NOTICE });
       await li.waitFor({ timeout: 60000 });
-      check((await li.innerText()).includes("Notice to every room from the mediator Morgan Reyes"), `${who} reads the notice in ${r}, shown as a notice`);
+      check((await li.innerText()).includes("Notice from the mediator Morgan Reyes (shown in every room)"), `${who} reads the notice in ${r}, shown as a notice`);
     }
   }
   await shoot(b, "floor-notice");
@@ -124,10 +124,10 @@ await run(async () => {
   await med.click("#give-floor");
   await openRoom(a, "joint");
   await a.locator("#turn-note", { hasText: "It is the Landlord side's turn to speak" }).waitFor();
-  check((await text(a, "#floor-turn")).startsWith("The Landlord side has the floor"), "party A sees whose turn it is and the time left: " + await text(a, "#floor-turn"));
+  check((await text(a, "#floor-turn")).startsWith("The Landlord side is speaking now"), "party A sees whose turn it is and the time left: " + await text(a, "#floor-turn"));
   await openRoom(b, "joint");
-  await b.locator("#floor-turn", { hasText: "Your side has the floor" }).waitFor();
-  check(await b.locator("#turn-note", { hasText: "Your side has the floor" }).count() === 1, "party B's composer says it is their turn");
+  await b.locator("#floor-turn", { hasText: "Your side is speaking now" }).waitFor();
+  check(await b.locator("#turn-note", { hasText: "Your side is speaking now" }).count() === 1, "party B's composer says it is their turn");
   const own = await sendText(b, "joint", "The deposit covered two months.");
   const early = await sendText(a, "joint", "That is not what the lease says!");
   await early.locator(".out-of-turn").waitFor();
@@ -143,7 +143,7 @@ await run(async () => {
   await med.click("#take-floor");
   await a.locator("#turn-note").waitFor({ state: "hidden" });
   check(await a.locator("#floor-turn").isHidden(), "when the mediator takes the floor back, the turn is gone from party A's page");
-  await a.locator("#floor-news[role=status]", { hasText: "The turn has ended: nobody has the floor now." }).waitFor();
+  await a.locator("#floor-news[role=status]", { hasText: "The turn has ended: nobody is speaking now." }).waitFor();
   check(true, "and a status region tells screen readers, once, that the turn ended (the countdown itself is a timer, not read out)");
   check(await early.locator(".out-of-turn").count() === 1, "the message sent out of turn stays marked");
 

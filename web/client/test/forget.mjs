@@ -94,10 +94,14 @@ await run(async () => {
   const dlg = party.locator("#forget[open]");
   await dlg.waitFor();
   const words = await dlg.innerText();
+  // First, in bold, what cannot be undone; this browser is her only linked device, so she reads it for everywhere (UX review 367 M6).
+  const lost = await party.innerText("#forget h2 + p");
+  check(lost === "After this, your earlier messages cannot be brought back on this browser. This is the only phone or computer linked to your mediation, so you will not be able to read them anywhere." &&
+    await party.locator("#forget h2 + p > strong").count() === 1, "the question starts, in bold, with what cannot be brought back, for her only device: " + lost);
   for (const w of ["Sign out and forget this browser?", "other people use this computer or phone",
 "delete from this browser the keys that let it read your mediation",
     "this browser cannot read your mediation — not even the messages you read here before",
-    "your mediator and the others in it still see everything as before", "ask your mediator for a new link",
+    "your mediator and the others in it still see everything as before", "ask your mediator for a “link back in”",
     "“Add a device”", "you cannot read your earlier messages again, anywhere", "what is said from then on",
     "cannot say yes when your mediator asks to show your words or your documents to the other side"]) {
     check(words.includes(w), `the question says: ${w}`);
@@ -113,7 +117,7 @@ await run(async () => {
   await party.click("#forget-confirm");
   await party.locator("#come-back-title", { hasText: "this browser has forgotten you" }).waitFor({ timeout: 60000 });
   const done = await party.innerText("#come-back");
-  check(done.includes("so it cannot read anything from your mediation") && done.includes("ask your mediator for a new link") &&
+  check(done.includes("so it cannot read anything from your mediation") && done.includes("ask your mediator for a “link back in”") &&
     done.includes("this browser will not show your earlier messages") && !done.includes("nothing is lost"), "the party is told what was done and how to come back: " + done);
   k = await kept(party);
   check(k.dbs.length === 0, "no IndexedDB database is left: " + k.dbs.join(", "));

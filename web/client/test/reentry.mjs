@@ -41,7 +41,7 @@ await run(async () => {
   await party.reload();
   await party.locator("#come-back-title").waitFor();
   const ended = await party.innerText("#come-back");
-  check(ended.includes("Your session has ended") && ended.includes("ask your mediator for a new link"), "the party is told in plain words how to come back");
+  check(ended.includes("You have been signed out") && ended.includes("ask your mediator for a “link back in”"), "the party is told in plain words how to come back");
   check(await party.locator("#password").count() === 0, "and is not shown an email and password form");
   // A link by email goes only to an address the party confirmed in Parley.
   check(ended.includes("If you confirmed your email address in Parley, you can also get a link yourself:") && !ended.includes("If your mediator has your email address"),
@@ -138,7 +138,7 @@ await run(async () => {
   const question = party.locator("#signout-confirm[open]");
   await question.waitFor();
   const asked = (await question.innerText()).replace(/\s+/g, " ");
-  check(asked.includes("Sign out?") && asked.includes("new link from your mediator") && asked.includes("emailed sign-in link") && asked.includes("just close this page"),
+  check(asked.includes("Sign out?") && asked.includes("ask your mediator for a “link back in”") && asked.includes("emailed sign-in link") && asked.includes("just close this page"),
     "Sign out asks first, saying how to come back and how to take a break instead: " + asked);
   check(await question.locator("button", { hasText: "Stay signed in" }).count() === 1 && await question.locator("button", { hasText: /^Sign out$/ }).count() === 1,
     "with the buttons Stay signed in and Sign out");
@@ -157,7 +157,7 @@ await run(async () => {
   await party.locator("#signout-confirm[open] button", { hasText: /^Sign out$/ }).click();
   await party.locator("#come-back-title", { hasText: "You are signed out" }).waitFor();
   check(await party.locator("#password").count() === 0, "signed out, the party sees how to come back, not a password form");
-  check((await party.innerText("#come-back")).includes("ask your mediator for a new link"), "in plain words");
+  check((await party.innerText("#come-back")).includes("ask your mediator for a “link back in”"), "in plain words, as the mediator's button says it");
   check(await party.locator("#come-back #email-link-open").count() === 1, "with the button to get a link by email");
   await party.screenshot({ path: `${shots}/reentry-signed-out-phone.png`, fullPage: true });
   await party.setViewportSize({ width: 1280, height: 900 });

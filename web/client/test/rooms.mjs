@@ -153,6 +153,19 @@ await run(async () => {
     check(b.includes("cross-side") && b.includes("both sides") && b.includes(other) && b.includes("Morgan Reyes") && !b.includes("Ada"), `${mine}'s banner says cross-side and names everyone: ${b}`);
     await sees(p, "Counsel, let us talk about costs.");
   }
+  // A cross-side room looks like no caucus (UX review 367 H3): not the first side's orange in another shade, but a
+  // double edge and a striped ground that no caucus has; its Send button says both sides read it.
+  const looks = await counselA.evaluate(() => {
+    const look = (el) => { const s = getComputedStyle(el); return { edge: s.borderLeftStyle, colour: s.borderLeftColor, ground: s.backgroundImage, bg: s.backgroundColor }; };
+    const cross = look(document.querySelector("#room .banner"));
+    const caucuses = [0, 1, 2, 3].map((i) => { const p = document.createElement("p"); p.className = "banner room-side-" + i; document.body.append(p); const l = look(p); p.remove(); return l; });
+    return { cross, caucuses };
+  });
+  check(looks.cross.edge === "double" && looks.cross.ground.includes("gradient") &&
+    looks.caucuses.every((c) => c.edge !== looks.cross.edge && c.ground === "none" && c.colour !== looks.cross.colour),
+    "the cross-side room's banner has an edge, ground and colour no caucus has: " + JSON.stringify(looks));
+  check(await counselA.innerText("#room form.composer button[type=submit]") === `Send to both sides (“${ROOM2}”)`,
+    "the cross-side room's Send button says both sides read it: " + await counselA.innerText("#room form.composer button[type=submit]"));
   await say(counselB, "My client caps costs at 300.");
   await sees(counselA, "My client caps costs at 300.");
   await axeCheck(counselA, "counsel, cross-side room");

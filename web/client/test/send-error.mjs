@@ -95,7 +95,7 @@ await run(async () => {
   const unsureComment = med.locator("#agreement-status", { hasText: "may or may not" });
   await unsureComment.waitFor({ timeout: 20000 });
   const unsureWords = await unsureComment.innerText();
-  check(unsureWords === "The server did not confirm your comment, so it may or may not have reached the joint room. If it does not appear under this version within a minute, send it again.",
+  check(unsureWords === "Parley did not confirm your comment, so it may or may not have reached the joint room. If it does not appear under this version within a minute, send it again.",
     "a comment the server did not confirm says it may have reached the joint room: " + unsureWords);
   check(await med.inputValue("#agreement-comment") === COMMENT, "and the comment stays in the box, to send again");
 
@@ -136,7 +136,9 @@ await run(async () => {
   await med.locator("h1", { hasText: "You are no longer part of this mediation" }).waitFor();
   check(await med.locator("#draft").count() === 0, "the composer is gone");
   const gone = await med.innerText("main");
-  check(gone.includes("contact your mediator or the program"), "and the page says what to do: " + gone);
+  check(gone.includes("Your part in this mediation has ended, so its rooms and documents are closed to you. If you did not expect this, contact the mediation program.") &&
+    await med.innerText("#access-ended-back") === "Back to your cases" && await med.getAttribute("#status", "class") !== "error",
+    "and the page says, in plain words and not as an error, what to do (a mediator has no mediator to contact; her start page is her cases): " + gone);
   check(await med.locator("#signout").isHidden() && await med.locator("#nav-password").count() === 0, "and it offers no Sign out or Change password button there");
   await med.screenshot({ path: `${shots}/access-ended.png`, fullPage: true });
   await med.setViewportSize({ width: 390, height: 844 });

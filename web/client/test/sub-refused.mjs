@@ -66,6 +66,8 @@ await run(async () => {
   for (const r of stalled) check((subs.get("1|" + r) ?? 0) === 6, "a stalled room was asked for six times on the connection, no more: " + subs.get("1|" + r));
   check((words.match(/caucus/g) ?? []).length === 2 && words.includes(" and ") && words.includes("Reload the page"), "the notice names both rooms and says what to do: " + words);
   check(![...stalled].some((r) => words.includes(r)) && !/unavailable|subscribe|could not subscribe/i.test(words), "without the rooms' internal names or the server's words: " + words);
+  // A reload opens the room on the screen again (UX review 367 H2): the notice says which, so text copied from it goes back there.
+  check(words.includes("it opens again in “Joint room”, the room you are in now (copy any message you have not sent yet first)"), "the notice says which room the reload opens: " + words);
   const reload = med.locator("#room-stalled-reload");
   check(await reload.isVisible(), "a Reload button is offered");
   await med.screenshot({ path: `${shots}/room-stalled.png` });

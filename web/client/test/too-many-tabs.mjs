@@ -5,7 +5,7 @@
 // hold one case socket, a mediator and a case.
 import { base, check, env, newPage, run, shots, signInMediator, watch } from "./harness.mjs";
 
-const WORDS = "Parley is open in too many tabs on this device. Close some and press Reconnect.";
+const WORDS = "Parley is open in too many browser tabs on this device. Close the other Parley tabs, then press Reconnect.";
 
 await run(async () => {
   const first = await newPage("med");

@@ -274,7 +274,7 @@ try {
   const a2 = await sameBrowser("ada-later", { context: () => adaCtx });
   await a2.goto(base + "/app");
   await a2.locator("#come-back-title").waitFor();
-  check((await a2.innerText("#come-back")).includes("Your session has ended"), "Ada is told her session ended, in words");
+  check((await a2.innerText("#come-back")).includes("You have been signed out"), "Ada is told she was signed out, in words");
   await axeCheck(a2, "come back (session ended)");
 
   // The mediator makes a link back in; Ada is the same account, with her history.
