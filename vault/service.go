@@ -391,18 +391,23 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	// The document is taken back, if at all, only by deleting its
 	// record: once that succeeded the upload is known not to stand. A
 	// record that cannot be deleted leaves the document listed (without
-	// its hold, or in a case fenced meanwhile) though the uploader is told
-	// the upload failed, and its doc.upload entry uncorrected (it did
-	// happen): a WARN says so, as AddVersion's take-back does, so that an
-	// operator can hold or remove it.
-	takeBack := func(cause error) {
+	// its hold, or in a case fenced meanwhile), its doc.upload entry
+	// uncorrected (it did happen): a WARN says so, as AddVersion's
+	// take-back does, so that an operator can hold or remove it, and the
+	// uploader is told the upload is unconfirmed (it may still appear:
+	// look before adding it again), never a plain failure to try again,
+	// which would add it twice (review 372: storage down between the
+	// record's write and the delete).
+	takeBack := func(cause error) error {
 		if derr := s.meta.Delete(post, docKey(caseID, d.ID)); derr == nil {
 			s.unstageVersion(post, caseID, d.ID, 1)
 			s.uploadFailed(post, ev, cause, nil)
+			return cause
 		} else {
 			s.log.WarnContext(post, "vault: a new document could not be taken back after its upload failed; it stays listed",
 				"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		}
+		return unconfirmed(cause, d.ID, 1)
 	}
 	if !held {
 		// A case hold placed while this upload ran: SetCaseHold writes
@@ -415,13 +420,11 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		if err != nil {
 			// Not left listed without its hold: the upload never
 			// succeeded, so its record and version go again.
-			takeBack(err)
-			return Document{}, true, fmt.Errorf("hold new document: %w", err)
+			return Document{}, true, takeBack(fmt.Errorf("hold new document: %w", err))
 		}
 	}
 	if err := s.refusedSince(post, caseID); err != nil {
-		takeBack(err)
-		return Document{}, true, err
+		return Document{}, true, takeBack(err)
 	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), true, nil
 }
@@ -823,11 +826,12 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		}); derr == nil {
 			s.unstageVersion(post, caseID, docID, num)
 			s.uploadFailed(post, ev, cause, nil)
+			return cause
 		} else {
 			s.log.WarnContext(post, "vault: a new version could not be taken back after its upload failed; it stays listed",
 				"case", caseID, "doc", docID, "version", num, "cause", fault.Class(cause), "err", derr)
 		}
-		return cause
+		return unconfirmed(cause, docID, num)
 	}
 	if !heldBefore {
 		// A hold placed while this version uploaded, after the hold's
