@@ -204,6 +204,10 @@ try {
   check(fuRows.length === 2 && fuRows[0].startsWith("30:") && fuRows[1].startsWith("90:") && fuRows.every((r) => r.includes("Goes out") && r.includes("0 of 2")),
     "the check-ins at 30 and 90 days are listed, not yet sent, none answered: " + fuRows.join(" | "));
   check(fuRows.every((r) => /Goes out [^|]*\d{1,2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})?\b/.test(r)), "when each check-in goes out is said with its time zone: " + fuRows.join(" | "));
+  // Both parties have an address: their links are emailed to them and not shown to the mediator.
+  const fuLinks = (await med.innerText("#followup-links")).replace(/\s+/g, " ");
+  check(/Emailed to them/.test(fuLinks) && fuLinks.includes("Ada Okafor") && fuLinks.includes("Lars Lindqvist") && !(await med.content()).includes("/checkin#"),
+    "the mediator is told both parties' check-in links are emailed to them, and is shown no link: " + fuLinks);
   await ask("followups", "30,90");
   await med.reload();
   await med.waitForSelector("#followup-table");
