@@ -213,7 +213,8 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // reminder only while the case is not closed; and
 // only while no seat of the case not expected at the session has the
 // address it goes to (sharedOutside). A check-in's or survey's link only
-// while no other seat of the case has its address (linkCurrent); a link
+// while its recipient is still a participant with that address, and no
+// other seat of the case has it (linkCurrent); a link
 // back in or an invitation only while its address is not shared as its
 // maker would have been told (joinLinkCurrent). Other messages are not
 // this package's to judge.
