@@ -88,6 +88,16 @@ try {
   await med.click("#session-form button[type=submit]");
   await med.waitForSelector("#session-form .error:has-text('Not scheduled')");
   check((await med.innerText("#session-form .error")).includes("past"), "a past time is refused in plain words");
+  // A time the clocks pass twice (New York, the first Sunday of November next year, 01:30) is refused in the server's words.
+  const fallBack = (() => { const y = new Date().getFullYear() + 1; for (let d = 1; d <= 7; d++) if (new Date(Date.UTC(y, 10, d)).getUTCDay() === 0) return `${y}-11-0${d}T01:30`; })();
+  await med.fill("#session-zone", "America/New_York");
+  await med.fill("#session-start", fallBack);
+  await med.click("#session-form button[type=submit]");
+  await med.waitForSelector("#session-form .error:has-text('happens twice')");
+  const twice = await med.innerText("#session-form .error");
+  check(twice.includes("Not scheduled") && twice.includes("that time happens twice in America/New_York on that day (the clocks go back): choose another time"),
+    "a time the clocks pass twice is refused in the server's plain words: " + twice);
+  await med.fill("#session-zone", "Europe/Berlin");
   await med.fill("#session-start", env("PARLEY_START"));
   await med.fill("#session-minutes", "90");
   // The server's warning after scheduling (here added to its real answer, as when some mail could not be queued)
