@@ -26,10 +26,13 @@ type FollowUpCheckpoint struct {
 }
 
 // CheckInLink is one participant's single-use check-in link, shown once.
+// A link Parley emailed to the person is not given (Link empty, Mailed
+// true): only they can answer it.
 type CheckInLink struct {
-	Name string `json:"name"`
-	Days int    `json:"days"`
-	Link string `json:"link"`
+	Name   string `json:"name"`
+	Days   int    `json:"days"`
+	Link   string `json:"link,omitempty"`
+	Mailed bool   `json:"mailed,omitempty"`
 }
 
 // FollowUpResponse answers FollowUpRequest (Links are shown once) and

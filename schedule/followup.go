@@ -75,11 +75,16 @@ type CheckInResponse struct {
 	Day     string `json:"day"` // YYYY-MM-DD
 }
 
-// CheckInLink is one participant's link, shown once to the mediator.
+// CheckInLink is one participant's link. Mailed: its mail was queued, so
+// the link is not to be shown to the mediator (the web answer gives none):
+// only its person can answer it. A link not mailed (no address, an
+// address shared in the case, its mail not queued) is shown once to the
+// mediator, to give by hand.
 type CheckInLink struct {
-	Name  string `json:"name"`
-	Days  int    `json:"days"`
-	Token string `json:"token"`
+	Name   string `json:"name"`
+	Days   int    `json:"days"`
+	Token  string `json:"token"`
+	Mailed bool   `json:"mailed,omitempty"`
 }
 
 type checkInToken struct {
@@ -260,13 +265,17 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 		if addrs[m.i] == "" || s.cfg.Outbox == nil {
 			continue
 		}
-		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+		err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
 			ID: mailID("fu", caseID, fmt.Sprint(m.cp.Days), p.AccountID), CaseID: caseID, Kind: mail.KindFollowUp,
 			To: addrs[m.i], ToAccount: p.AccountID, NotBefore: m.cp.Due,
 			Subject: "How is your agreement working?",
 			Text: fmt.Sprintf("It is %d days since your mediation ended. Has what was agreed been done?\n\nAnswer in one minute (honoured, partly or not): %s#%s\n\nYour answer is anonymous: it is stored without your name.%s",
 				m.cp.Days, s.CheckInURL(), m.token, mailFooter),
-		}))
+		})
+		// Queued to a mail server: the link is the person's alone. The
+		// development outbox sends nothing, so its links are shown.
+		links[len(links)-1].Mailed = err == nil && !s.Development()
+		errs = append(errs, err)
 	}
 	var qerr error
 	if err := errors.Join(errs...); err != nil {

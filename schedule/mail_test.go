@@ -218,7 +218,7 @@ func TestReminders(t *testing.T) {
 	e.clock.Set(startAt.Add(-48 * time.Hour))
 	e.outbox.RunOnce(ctx)
 	got := fetch(t, mp, prefix48, 2)
-	if !strings.Contains(got[0].subject, "Reminder: mediation session in 2 days") {
+	if !strings.Contains(got[0].subject, "Reminder: mediation session on "+WhenText(s)) {
 		t.Fatalf("subject %q", got[0].subject)
 	}
 	// Move it a day later: the 2-hour reminders of the old time are

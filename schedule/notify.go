@@ -15,14 +15,14 @@ import (
 	"github.com/parley-mediation/parley/metastore"
 )
 
-// WhenText states a session's time for mail: in its own zone, and in UTC.
+// WhenText states a session's time for mail: in its own zone, then in
+// UTC, as untilIn does: the UTC date too when it is another day than the
+// local one ("Thursday 10 December 2026, 09:00 (Australia/Sydney;
+// Wednesday 9 December 2026, 22:00 UTC)"), and UTC alone when the zone is
+// UTC or cannot be loaded. Before, the UTC time followed the local date,
+// which named the wrong day whenever UTC was on another.
 func WhenText(sess *Session) string {
-	loc, err := time.LoadLocation(sess.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	local := sess.Start.In(loc)
-	return fmt.Sprintf("%s (%s; %s UTC)", local.Format("Monday 2 January 2006, 15:04"), sess.TimeZone, sess.Start.UTC().Format("15:04"))
+	return untilIn(sess.Start, sess.TimeZone)
 }
 
 func durationText(minutes int) string {
@@ -42,7 +42,7 @@ const mailFooter = "\n\nThis message gives only the time and the link. What the 
 
 // compose writes one message of kind for sess. It carries the time, the
 // length and the link, nothing else about the case.
-func (s *Service) compose(sess *Session, kind mail.Kind, before time.Duration) (subject, text string) {
+func (s *Service) compose(sess *Session, kind mail.Kind) (subject, text string) {
 	when := WhenText(sess)
 	link := s.cfg.JoinURL
 	switch kind {
@@ -56,23 +56,13 @@ func (s *Service) compose(sess *Session, kind mail.Kind, before time.Duration) (
 		subject = "Cancelled: mediation session of " + when
 		text = fmt.Sprintf("The mediation session of %s is cancelled.\n\nThe attached cancellation removes it from your calendar. Your mediator will tell you about the next step in Parley: %s", when, link)
 	case mail.KindReminder:
-		subject = fmt.Sprintf("Reminder: mediation session in %s", roundText(before))
+		// The session's time, not the lead ("in 2 hours"): the subject is
+		// fixed when the reminder is queued, and a node that was down
+		// sends it late (Current cancels one more than half its lead late).
+		subject = "Reminder: mediation session on " + when
 		text = fmt.Sprintf("A reminder of your mediation session.\n\nWhen: %s\nLength: %s\nJoin: %s", when, durationText(sess.Minutes), link)
 	}
 	return subject, text + mailFooter
-}
-
-func roundText(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 && d != 24*time.Hour {
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	}
-	if d%time.Hour == 0 {
-		if d == time.Hour {
-			return "1 hour"
-		}
-		return fmt.Sprintf("%d hours", d/time.Hour)
-	}
-	return fmt.Sprintf("%d minutes", d/time.Minute)
 }
 
 func mailID(parts ...string) string { return strings.Join(parts, "-") }
@@ -150,7 +140,7 @@ func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind,
 			continue
 		}
 		if id := mailID("inv", sess.ID, seq, who); !queued[id] {
-			subject, text := s.compose(sess, kind, 0)
+			subject, text := s.compose(sess, kind)
 			ics := Invitation(sess, s.uid(sess, who), s.cfg.From, acct.Email, s.cfg.JoinURL, now)
 			ctype := "text/calendar; method=REQUEST; charset=utf-8"
 			if sess.Status == Cancelled {
@@ -170,7 +160,7 @@ func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind,
 			if !at.After(now) {
 				continue
 			}
-			subject, text := s.compose(sess, mail.KindReminder, before)
+			subject, text := s.compose(sess, mail.KindReminder)
 			errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
 				ID: mailID("rem", sess.ID, seq, fmt.Sprintf("%dm", before/time.Minute), who), CaseID: sess.CaseID,
 				Kind: mail.KindReminder, To: acct.Email, ToAccount: who, Subject: subject, Text: text,
@@ -211,8 +201,9 @@ func nameIn(c *cases.Case, who, fallback string) string {
 
 // Current tells the outbox, when a message's time has come, whether a
 // session's mail is still wanted. An invitation, reminder or update only while the
-// session is not cancelled and still at the sequence the message was
-// written for: a notify that ran late (a Move's, after a Cancel or another
+// session is not cancelled, has not started, and is still at the sequence
+// the message was written for (a reminder only while it is less than half
+// its lead late, tooLate): a notify that ran late (a Move's, after a Cancel or another
 // Move of the same session) thus queues nothing that goes out. And any of
 // a session's mail only while its recipient may still enter one of the
 // session's rooms: someone removed from the case, recused, or moved to
@@ -222,7 +213,8 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // reminder only while the case is not closed; and
 // only while no seat of the case not expected at the session has the
 // address it goes to (sharedOutside). A check-in's or survey's link only
-// while no other seat of the case has its address (linkCurrent); a link
+// while its recipient is still a participant with that address, and no
+// other seat of the case has it (linkCurrent); a link
 // back in or an invitation only while its address is not shared as its
 // maker would have been told (joinLinkCurrent). Other messages are not
 // this package's to judge.
@@ -252,6 +244,14 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 		return false, err
 	}
 	if prefix != "" && (sess.Status == Cancelled || !strings.HasPrefix(m.ID, mailID(prefix, sess.ID, fmt.Sprint(sess.Sequence))+"-")) {
+		return false, nil
+	}
+	// Nor once it is late: an invitation, update or reminder once the
+	// session has started, a reminder once it is more than half its lead
+	// (the time from when it was due to the start) late. A node that was
+	// down would otherwise send every message that came due meanwhile at
+	// once, after the session, or a 48-hour reminder an hour before it.
+	if prefix != "" && tooLate(m, &sess, s.cfg.Now()) {
 		return false, nil
 	}
 	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
@@ -286,6 +286,21 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 		return false, err
 	}
 	return !sharedOutside(seats, sess.Rooms, people, m.To, m.ToAccount), nil
+}
+
+// tooLate reports whether m, an invitation, update or reminder of sess,
+// is too late to send at now: the session has started, or m is a reminder
+// due (NotBefore) more than half its lead before the start, and now is more
+// than half that lead after it.
+func tooLate(m *mail.Message, sess *Session, now time.Time) bool {
+	if !now.Before(sess.Start) {
+		return true
+	}
+	if m.Kind != mail.KindReminder || m.NotBefore.IsZero() {
+		return false
+	}
+	lead := sess.Start.Sub(m.NotBefore)
+	return now.Sub(m.NotBefore) > lead/2
 }
 
 // recipientCurrent reports whether m's recipient account is still there,

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -67,14 +68,19 @@ const SignInSharedText = "You asked for a link to sign in to a mediation in Parl
 // mediator for a link back in. It names nobody and no case. It is filed
 // under the case's sign-in outbox (mail.SignInOutbox), not the case's
 // own, so the case's mail list does not show its mediators who asked;
-// caseID only ties it to the case for disposal.
-func (s *Service) MailSignInShared(ctx context.Context, caseID, to string, asked time.Time) (bool, error) {
+// caseID only ties it to the case for disposal. Its id is random: each
+// request is its own message (a retried request is a new one anyway, asked
+// at another time). Before, it was an unkeyed hash of the address and the
+// time asked, in the object's key, so whoever could list the bucket could
+// confirm an address by trying the times around the object's date.
+func (s *Service) MailSignInShared(ctx context.Context, caseID, to string) (bool, error) {
 	if s.cfg.Outbox == nil || to == "" {
 		return false, nil
 	}
-	h := sha256.Sum256([]byte(to + asked.UTC().Format(time.RFC3339Nano)))
+	var r [16]byte
+	rand.Read(r[:])
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
-		ID: mailID("signin-shared", caseID, hex.EncodeToString(h[:8])), CaseID: mail.SignInOutbox(caseID), Kind: mail.KindSignIn, To: to,
+		ID: mailID("signin-shared", caseID, hex.EncodeToString(r[:])), CaseID: mail.SignInOutbox(caseID), Kind: mail.KindSignIn, To: to,
 		Subject: "About your request to sign in to your mediation",
 		Text:    SignInSharedText + mailFooter,
 	})

@@ -89,9 +89,29 @@ type NewSession struct {
 	Expected []string `json:"expected"`
 }
 
+// ambiguous reports whether the wall-clock time local, read as t in loc,
+// names another instant too: when the clocks go back near t, the instant
+// one offset change earlier or later reads the same. Which of the two was
+// meant cannot be known (time.ParseInLocation picks one silently).
+func ambiguous(t time.Time, local string, loc *time.Location) bool {
+	_, before := t.Add(-12 * time.Hour).Zone()
+	_, after := t.Add(12 * time.Hour).Zone()
+	if before == after {
+		return false
+	}
+	shift := time.Duration(before-after) * time.Second
+	for _, u := range []time.Time{t.Add(shift), t.Add(-shift)} {
+		if u.In(loc).Format(LocalLayout) == local {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseStart reads a local wall-clock time in an IANA zone and checks it is
 // a real, future instant (not 30 February, not inside a clock change's
-// gap, not in the past, not more than MaxAhead away).
+// gap, not one the clocks pass twice, not in the past, not more than
+// MaxAhead away).
 func ParseStart(start, zone string, now time.Time) (time.Time, error) {
 	zone = strings.TrimSpace(zone)
 	if zone == "" || zone == "Local" || len(zone) > maxZoneLen || strings.Contains(zone, "..") || strings.HasPrefix(zone, "/") {
@@ -113,6 +133,9 @@ func ParseStart(start, zone string, now time.Time) (time.Time, error) {
 	}
 	if t.Format(LocalLayout) != start {
 		return time.Time{}, fault.Invalid("start", "that time does not exist in "+zone+" (the clocks change then)")
+	}
+	if ambiguous(t, start, loc) {
+		return time.Time{}, fault.Invalid("start", "that time happens twice in "+zone+" on that day (the clocks go back): choose another time")
 	}
 	if !t.After(now) {
 		return time.Time{}, fault.Invalid("start", "in the past; choose a future date and time")

@@ -107,10 +107,14 @@ func notMailedErr(what string, names []string, errs []error) error {
 }
 
 // linkCurrent is Current for a message carrying one person's single-use
-// link (a check-in or a survey): not while another seat of the case has
-// the address it goes to (cases.SharedWith), which a link queued before
-// that rule, or before the address became shared, would otherwise reach.
-// The case gone (disposed), nothing is sent: its seats cannot be checked.
+// link (a check-in or a survey): only while its recipient is still a
+// participant of the case (someone removed since it was queued is not
+// sent it) and their account is there, not disabled, and still has the
+// address it goes to (recipientCurrent), as for a session's mail; and not
+// while another seat of the case has the address it goes to
+// (cases.SharedWith), which a link queued before that rule, or before the
+// address became shared, would otherwise reach. The case gone (disposed),
+// nothing is sent: its seats cannot be checked.
 func (s *Service) linkCurrent(ctx context.Context, m *mail.Message) (bool, error) {
 	if m.ToAccount == "" || !ids.Valid("c", m.CaseID) {
 		return true, nil
@@ -120,6 +124,12 @@ func (s *Service) linkCurrent(ctx context.Context, m *mail.Message) (bool, error
 		if errors.Is(err, fault.ErrNotFound) {
 			return false, nil
 		}
+		return false, err
+	}
+	if _, ok := c.Participant(m.ToAccount); !ok {
+		return false, nil
+	}
+	if ok, err := s.recipientCurrent(ctx, m); !ok || err != nil {
 		return false, err
 	}
 	seats, err := s.cfg.Cases.Seats(ctx, c)

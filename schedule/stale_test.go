@@ -147,7 +147,7 @@ func TestRemovedPersonIsNotRemindedOfSessions(t *testing.T) {
 	if _, err := e.cases.RemoveParticipant(ctx, e.mediator, e.c.ID, e.landlord.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Set(start.Add(-time.Minute)) // every reminder's time has come
+	e.clock.Set(start.Add(-2 * time.Hour)) // the 2-hour reminders are due (the 48-hour ones, far too late now, are cancelled: tooLate)
 	if _, err := e.outbox.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestRecusedMediatorIsNotRemindedOfSessions(t *testing.T) {
 	if _, err := e.cases.Recuse(ctx, co, e.c.ID, "", "I know the landlord"); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Set(start.Add(-time.Minute)) // every reminder's time has come
+	e.clock.Set(start.Add(-2 * time.Hour)) // the 2-hour reminders are due (the 48-hour ones, far too late now, are cancelled: tooLate)
 	if _, err := e.outbox.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -210,7 +210,15 @@ func (a *API) setFollowUps(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.WarnContext(r.Context(), "follow-up mail", "error", err.Error())
 	}
+	// A link Parley emailed is not given to the mediator, only said to be
+	// mailed, so that only its person can answer it: a mediator holding
+	// every link could answer "honoured" in a party's name (the answer
+	// names nobody), and the party's own link would then say it was used.
 	for _, l := range links {
+		if l.Mailed {
+			out.Links = append(out.Links, api.CheckInLink{Name: l.Name, Days: l.Days, Mailed: true})
+			continue
+		}
 		out.Links = append(out.Links, api.CheckInLink{Name: l.Name, Days: l.Days, Link: a.schedule.CheckInURL() + "#" + l.Token})
 	}
 	writeJSON(w, http.StatusCreated, out)

@@ -173,7 +173,7 @@ func (a *API) sendSignInLink(ctx context.Context, email string) error {
 	case cases.SignInLinkMade:
 		_, err = a.schedule.MailSignInLink(ctx, re.CaseID, re.Email, a.InviteLink(re.Token), re.Expires)
 	case cases.SignInShared:
-		_, err = a.schedule.MailSignInShared(ctx, re.CaseID, re.Email, time.Now())
+		_, err = a.schedule.MailSignInShared(ctx, re.CaseID, re.Email)
 	}
 	return err
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/parley-mediation/parley/api"
@@ -47,11 +49,25 @@ func followUpSet(ctx context.Context, args []string) error {
 	for _, cp := range out.Checkpoints {
 		fmt.Printf("check-in after %d days: due %s, %d links\n", cp.Days, cp.Due.Local().Format("Mon 2 Jan 2006"), cp.Issued)
 	}
-	if len(out.Links) > 0 {
-		fmt.Println("Links (shown once; those with an email address also get theirs by mail on the day it is due):")
-		for _, l := range out.Links {
-			fmt.Printf("  %d days  %s  %s\n", l.Days, l.Name, l.Link)
+	// A link Parley emails is not given (mailed): only its person can
+	// answer it. The others are to be given by hand.
+	var mailed []string
+	shown := false
+	for _, l := range out.Links {
+		if l.Mailed || l.Link == "" {
+			if !slices.Contains(mailed, l.Name) {
+				mailed = append(mailed, l.Name)
+			}
+			continue
 		}
+		if !shown {
+			fmt.Println("Links to give by hand (shown once; give each person their own, privately; each works once):")
+			shown = true
+		}
+		fmt.Printf("  %d days  %s  %s\n", l.Days, l.Name, l.Link)
+	}
+	if len(mailed) > 0 {
+		fmt.Printf("Parley emails their own check-in links, on the day each is due, to: %s.\n", strings.Join(mailed, ", "))
 	}
 	if out.MailWarning != "" {
 		fmt.Println("warning:", out.MailWarning)

@@ -37,7 +37,7 @@ const sessionsAPI = {
   setFollowUps: (id: string, days: number[]) => call<FollowUps>("POST", casePath(id) + "/followups", { days }),
 };
 export interface Checkpoint { days: number; due: string; issued: number; mailed: number; mailFailed: number; notMailed: number; answered: number }
-export interface FollowUps { checkpoints: Checkpoint[]; links?: { name: string; days: number; link: string }[]; mailWarning?: string }
+export interface FollowUps { checkpoints: Checkpoint[]; links?: { name: string; days: number; link?: string; mailed?: boolean }[]; mailWarning?: string }
 
 const errText = plainWords; // never a status, an id or the browser's network text
 
@@ -336,9 +336,24 @@ async function renderFollowUps(box: HTMLElement, ctx: SessionContext, justSet?: 
     h("div", { class: "scroll" }, h("table", { id: "followup-table" },
       h("thead", {}, h("tr", {}, ...["After", "Email", "Answered"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...rows))),
-    f.links?.length ? h("details", {}, h("summary", {}, "Links for people without an email address (shown only now)"),
-      h("ul", {}, ...f.links.map((l) => h("li", {}, `${l.name}, ${l.days} days: `, h("code", {}, l.link))))) : "",
+    followUpLinks(f.links ?? []),
     h("button", { type: "button", id: "followup-refresh", onclick: () => void renderFollowUps(box, ctx) }, "Refresh check-ins"));
+}
+
+/**
+ * The check-in links as set (shown only now): a link Parley emailed is not
+ * given, only said to be emailed, so that only its person can answer it;
+ * the others are listed for the mediator to give each person privately.
+ */
+function followUpLinks(links: NonNullable<FollowUps["links"]>): HTMLElement | string {
+  if (!links.length) return "";
+  const byHand = links.filter((l) => !l.mailed && l.link);
+  const emailed = links.filter((l) => l.mailed || !l.link);
+  return h("div", { id: "followup-links" },
+    emailed.length ? h("p", { id: "followup-links-mailed" }, "Emailed to them on the day each check-in is due (their links are not shown here, so that only they can answer): ",
+      andList([...new Set(emailed.map((l) => l.name))]) + ".") : "",
+    byHand.length ? h("details", { open: true }, h("summary", {}, "Links to give by hand (shown only now; give each person their own, privately; each works once)"),
+      h("ul", {}, ...byHand.map((l) => h("li", {}, `${l.name}, ${l.days} days: `, h("code", {}, l.link ?? ""))))) : "");
 }
 
 const dayWords = (d: Date) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "long", year: "numeric" }).format(d);

@@ -1085,11 +1085,14 @@ export interface FollowUpCheckpoint {
 
 /**
  * CheckInLink is one participant's single-use check-in link, shown once.
+ * A link Parley emailed to the person is not given (Link empty, Mailed
+ * true): only they can answer it.
  */
 export interface CheckInLink {
   name: string;
   days: number;
-  link: string;
+  link?: string;
+  mailed?: boolean;
 }
 
 /**

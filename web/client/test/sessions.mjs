@@ -88,6 +88,16 @@ try {
   await med.click("#session-form button[type=submit]");
   await med.waitForSelector("#session-form .error:has-text('Not scheduled')");
   check((await med.innerText("#session-form .error")).includes("past"), "a past time is refused in plain words");
+  // A time the clocks pass twice (New York, the first Sunday of November next year, 01:30) is refused in the server's words.
+  const fallBack = (() => { const y = new Date().getFullYear() + 1; for (let d = 1; d <= 7; d++) if (new Date(Date.UTC(y, 10, d)).getUTCDay() === 0) return `${y}-11-0${d}T01:30`; })();
+  await med.fill("#session-zone", "America/New_York");
+  await med.fill("#session-start", fallBack);
+  await med.click("#session-form button[type=submit]");
+  await med.waitForSelector("#session-form .error:has-text('happens twice')");
+  const twice = await med.innerText("#session-form .error");
+  check(twice.includes("Not scheduled") && twice.includes("that time happens twice in America/New_York on that day (the clocks go back): choose another time"),
+    "a time the clocks pass twice is refused in the server's plain words: " + twice);
+  await med.fill("#session-zone", "Europe/Berlin");
   await med.fill("#session-start", env("PARLEY_START"));
   await med.fill("#session-minutes", "90");
   // The server's warning after scheduling (here added to its real answer, as when some mail could not be queued)
@@ -204,6 +214,10 @@ try {
   check(fuRows.length === 2 && fuRows[0].startsWith("30:") && fuRows[1].startsWith("90:") && fuRows.every((r) => r.includes("Goes out") && r.includes("0 of 2")),
     "the check-ins at 30 and 90 days are listed, not yet sent, none answered: " + fuRows.join(" | "));
   check(fuRows.every((r) => /Goes out [^|]*\d{1,2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})?\b/.test(r)), "when each check-in goes out is said with its time zone: " + fuRows.join(" | "));
+  // Both parties have an address: their links are emailed to them and not shown to the mediator.
+  const fuLinks = (await med.innerText("#followup-links")).replace(/\s+/g, " ");
+  check(/Emailed to them/.test(fuLinks) && fuLinks.includes("Ada Okafor") && fuLinks.includes("Lars Lindqvist") && !(await med.content()).includes("/checkin#"),
+    "the mediator is told both parties' check-in links are emailed to them, and is shown no link: " + fuLinks);
   await ask("followups", "30,90");
   await med.reload();
   await med.waitForSelector("#followup-table");
