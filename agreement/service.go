@@ -398,8 +398,20 @@ func (s *Service) authorize(ctx context.Context, actor account.Account, caseID s
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.Policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
+	// A mediator no seated mediator has confirmed reads and drafts no
+	// agreement (unconfirmed-mediators-see-no-agreement): the refusal names
+	// the rule in the log and says what they wait for.
+	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
+		return nil, err
+	}
+	d := s.cfg.Policy.Decide(actor.Principal(), a, c.Facts())
+	if d.Allowed {
 		return c, nil
+	}
+	if slices.Contains(d.Policies, cases.RuleUnconfirmedAgreement) {
+		s.audit(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(a), "rule": cases.RuleUnconfirmedAgreement}})
+		return nil, c.NotConfirmed("read or draft this case's settlement agreement")
 	}
 	s.audit(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}})
 	_, isMed := c.Mediator(actor.ID)

@@ -112,6 +112,7 @@ func (s *Service) View(ctx context.Context, actor account.Account) (api.Caseload
 	t := now().UTC()
 	var closed, open []*cases.Case
 	full := map[string]bool{}
+	waiting := map[string]bool{}
 	err := s.Cases.All(ctx, func(c *cases.Case) error {
 		if c.Closed != nil {
 			closed = append(closed, c)
@@ -120,6 +121,11 @@ func (s *Service) View(ctx context.Context, actor account.Account) (api.Caseload
 		switch {
 		case actor.Role == policy.RoleMediator && s.Policy.Decide(p, policy.CaseRead, facts).Allowed:
 			full[c.ID] = true
+			w, err := s.waiting(ctx, p, c)
+			if err != nil {
+				return err
+			}
+			waiting[c.ID] = w
 		case s.Policy.Decide(p, policy.CaseReadSummary, facts).Allowed && actor.Role == policy.RoleRecords:
 		default:
 			return nil
@@ -127,8 +133,8 @@ func (s *Service) View(ctx context.Context, actor account.Account) (api.Caseload
 		// A closed case stays listed while a check-in is overdue, for its
 		// mediators only: records staff must not learn which cases have
 		// follow-ups (it would tell them which export rows carry
-		// follow-up counts).
-		if c.Closed == nil || (full[c.ID] && s.hasOverdue(ctx, c.ID, t)) {
+		// follow-up counts), nor a co-mediator nobody confirmed yet.
+		if c.Closed == nil || (full[c.ID] && !waiting[c.ID] && s.hasOverdue(ctx, c.ID, t)) {
 			open = append(open, c)
 		}
 		return nil
@@ -148,7 +154,7 @@ func (s *Service) View(ctx context.Context, actor account.Account) (api.Caseload
 		return slices.Index(cases.Stages, cases.Stage(a.Stage)) - slices.Index(cases.Stages, cases.Stage(b.Stage))
 	})
 	for _, c := range open {
-		row, err := s.row(ctx, c, full[c.ID], norms, t)
+		row, err := s.row(ctx, c, full[c.ID], waiting[c.ID], norms, t)
 		if err != nil {
 			return api.Caseload{}, err
 		}
@@ -185,7 +191,25 @@ func (s *Service) hasOverdue(ctx context.Context, caseID string, now time.Time) 
 	return err == nil && len(over) > 0
 }
 
-func (s *Service) row(ctx context.Context, c *cases.Case, full bool, norms map[normKey]api.StageNorm, now time.Time) (api.CaseloadRow, error) {
+// waiting reports whether the mediator p of case c is one no seated
+// mediator has confirmed yet (cases.Service.Admission), whom policy shows
+// none of the case's sessions (unconfirmed-mediators-see-no-sessions):
+// their row has the case's title and stage, not its next session, its
+// overdue check-ins or who has not acknowledged the disclosures (which
+// they do not read either). c itself is left as it was.
+func (s *Service) waiting(ctx context.Context, p policy.User, c *cases.Case) (bool, error) {
+	gate := *c
+	if err := s.Cases.Admission(ctx, &gate); err != nil {
+		return false, err
+	}
+	d := s.Policy.Decide(p, policy.SessionRead, gate.Facts())
+	return !d.Allowed && slices.Contains(d.Policies, cases.RuleUnconfirmedSessions), nil
+}
+
+// row is case c's row: full for its mediators (the title, who has not
+// acknowledged the disclosures, overdue check-ins), less for one who is
+// waiting to be confirmed (waiting: no next session either).
+func (s *Service) row(ctx context.Context, c *cases.Case, full, waiting bool, norms map[normKey]api.StageNorm, now time.Time) (api.CaseloadRow, error) {
 	since := c.Created
 	if n := len(c.StageHistory); n > 0 {
 		since = c.StageHistory[n-1].At
@@ -208,12 +232,12 @@ func (s *Service) row(ctx context.Context, c *cases.Case, full bool, norms map[n
 		}
 		if missing {
 			r.UnacknowledgedCount++
-			if full {
+			if full && !waiting {
 				r.Unacknowledged = append(r.Unacknowledged, p.Name)
 			}
 		}
 	}
-	if s.Schedule != nil {
+	if s.Schedule != nil && !waiting {
 		sessions, err := s.Schedule.Sessions(ctx, c.ID)
 		if err != nil {
 			return r, err
@@ -226,7 +250,7 @@ func (s *Service) row(ctx context.Context, c *cases.Case, full bool, norms map[n
 			}
 		}
 	}
-	if s.Schedule != nil && full { // follow-ups: the case's mediators only
+	if s.Schedule != nil && full && !waiting { // follow-ups: the case's confirmed mediators only
 		over, err := s.Schedule.Overdue(ctx, c.ID, now)
 		if err != nil {
 			return r, err

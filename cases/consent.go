@@ -135,6 +135,16 @@ func (s *Service) TermsStatus(ctx context.Context, actor account.Account, id str
 	if err != nil {
 		return api.TermsView{}, err
 	}
+	// A mediator no seated mediator has confirmed reads neither the terms
+	// nor who accepted them (unconfirmed-mediators-read-the-roster-only).
+	if err := s.Admission(ctx, c); err != nil {
+		return api.TermsView{}, err
+	}
+	if d := s.policy.Decide(actor.Principal(), policy.CaseTermsSet, c.Facts()); !d.Allowed && slices.Contains(d.Policies, RuleUnconfirmedRecord) {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+			Attrs: map[string]string{"action": string(policy.CaseTermsSet), "rule": RuleUnconfirmedRecord}})
+		return api.TermsView{}, c.NotConfirmed("read this case's terms and who accepted them")
+	}
 	return s.termsView(c, actor), nil
 }
 
@@ -167,7 +177,7 @@ func (s *Service) SetTerms(ctx context.Context, actor account.Account, id, text 
 		return api.TermsView{}, err
 	}
 	text = strings.TrimSpace(text)
-	c, err := s.mutate(ctx, actor, id, policy.CaseTermsSet, func(c *Case, ev *audit.Event) error {
+	c, err := s.mutateConfirmed(ctx, actor, id, policy.CaseTermsSet, "set this case's terms", func(c *Case, ev *audit.Event) error {
 		if c.Closed != nil {
 			return ErrClosed
 		}

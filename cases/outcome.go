@@ -105,7 +105,7 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 	// a retried write of the case reuses those it made.
 	tokens := map[string]string{} // participant account → token
 	expires := s.now().Add(SurveyTTL)
-	c, err := s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+	c, err := s.mutateConfirmed(ctx, actor, id, policy.CaseUpdate, "record this case's outcome", func(c *Case, ev *audit.Event) error {
 		if c.Stage != StageClosure {
 			return fmt.Errorf("record the outcome at closure (the case is in %s): %w", c.Stage, fault.ErrConflict)
 		}

@@ -68,6 +68,12 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 	if err := s.authorize(ctx, actor, policy.CaseInvite, c); err != nil {
 		return nil, err
 	}
+	// A mediator no seated mediator has confirmed sees none of them
+	// (unconfirmed-mediators-see-no-invitations). The makers below are
+	// decided without the fact, as redeeming their invitations is.
+	if err := s.refuseUnconfirmed(ctx, actor, policy.CaseInvite, c, RuleUnconfirmedInvites, "see this case's invitations"); err != nil {
+		return nil, err
+	}
 	// Every invitation of the case, read 16 at a time; more than the
 	// bound is refused, not listed in part.
 	limit := MaxPendingRead

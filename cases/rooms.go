@@ -130,6 +130,9 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 	if err != nil {
 		return DefinedRoom{}, err
 	}
+	if err := s.roomsAdmission(ctx, actor, c, policy.RoomOpen); err != nil {
+		return DefinedRoom{}, err
+	}
 	decide := func(c *Case) error {
 		d := s.policy.DecideRoomOpen(actor.Principal(), policy.Room{Case: c.Facts(), Members: members, CrossSide: n.CrossSide})
 		if d.Allowed() {
@@ -153,7 +156,9 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
+	admitted := c
 	_, err = s.commitChange(ctx, id, func(c *Case) error {
+		c.keepAdmission(admitted)
 		if c.Closed != nil {
 			return ErrClosed
 		}
@@ -196,6 +201,9 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 	if err != nil {
 		return DefinedRoom{}, err
 	}
+	if err := s.roomsAdmission(ctx, actor, c, policy.RoomClose); err != nil {
+		return DefinedRoom{}, err
+	}
 	decide := func(c *Case) error {
 		r, ok := c.DefinedRoomNamed(name)
 		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomClose, c.RoomFacts(*r)).Allowed {
@@ -220,7 +228,9 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
+	admitted := c
 	_, err = s.commitChange(ctx, id, func(c *Case) error {
+		c.keepAdmission(admitted)
 		if err := decide(c); err != nil {
 			return err
 		}
@@ -242,6 +252,9 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 func (s *Service) DefinedRooms(ctx context.Context, actor account.Account, id string) ([]DefinedRoom, error) {
 	c, err := s.Get(ctx, actor, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.roomsAdmission(ctx, actor, c, policy.RoomJoin); err != nil {
 		return nil, err
 	}
 	out := []DefinedRoom{}
@@ -272,6 +285,9 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 	}
 	c, err := s.loadFor(ctx, actor, id, policy.RoomSign)
 	if err != nil {
+		return DefinedRoom{}, err
+	}
+	if err := s.roomsAdmission(ctx, actor, c, policy.RoomSign); err != nil {
 		return DefinedRoom{}, err
 	}
 	changed := false
@@ -323,7 +339,9 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
+	admitted := c
 	_, err = s.commitChange(ctx, id, func(c *Case) error {
+		c.keepAdmission(admitted)
 		changed = false
 		r, err := decide(c)
 		if err != nil {
@@ -343,6 +361,37 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 		return DefinedRoom{}, err
 	}
 	return room, nil
+}
+
+// roomsAdmission puts c through Admission and refuses a mediator no
+// seated mediator has confirmed every action a on the rooms a mediator
+// opens with chosen people (opening one, closing, signing, listing the
+// ones they are in), before any room is looked at: policy
+// unconfirmed-mediators-in-no-room, asked about a room of the case with
+// no one in it, so the answer is the same whichever room was named and
+// whether or not it exists. The refusal is audited naming the rule and
+// says what they wait for (NotConfirmed). Otherwise such a mediator could
+// use up the case's rooms (MaxDefinedRooms), close the rooms they were
+// put in and read those rooms' labels. Call it under no lock.
+func (s *Service) roomsAdmission(ctx context.Context, actor account.Account, c *Case, a policy.Action) error {
+	if err := s.Admission(ctx, c); err != nil {
+		return err
+	}
+	d := s.policy.DecideRoom(actor.Principal(), a, policy.Room{Case: c.Facts(), Kind: policy.RoomDefined})
+	if d.Allowed || !slices.Contains(d.Policies, RuleUnconfirmedRooms) {
+		return nil
+	}
+	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+		Attrs: map[string]string{"action": string(a), "rule": RuleUnconfirmedRooms}})
+	return c.NotConfirmed("open or close rooms with chosen people, or see the ones you are in")
+}
+
+// keepAdmission gives c, the case as read again under the lock, the
+// policy fact Admission found for from, the same case read before it
+// (Admission reads the key directory, so it is never called under the
+// lock). A mediator admitted meanwhile waits for their next request.
+func (c *Case) keepAdmission(from *Case) {
+	c.unconfirmed, c.signed = from.unconfirmed, from.signed
 }
 
 func entryWord(kind uint8) string {

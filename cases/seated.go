@@ -117,6 +117,10 @@ const (
 	RuleUnconfirmedDocuments = "unconfirmed-mediators-handle-no-documents"
 	RuleUnconfirmedRooms     = "unconfirmed-mediators-in-no-room"
 	RuleUnconfirmedSessions  = "unconfirmed-mediators-see-no-sessions"
+	RuleUnconfirmedAgreement = "unconfirmed-mediators-see-no-agreement"
+	RuleUnconfirmedRecord    = "unconfirmed-mediators-read-the-roster-only"
+	RuleUnconfirmedInvites   = "unconfirmed-mediators-see-no-invitations"
+	RuleUnconfirmedHands     = "unconfirmed-mediators-see-no-hands"
 )
 
 // ErrUnconfirmed is in every refusal NotConfirmed makes (errors.Is), as is
@@ -274,4 +278,84 @@ func (s *Service) authorizeConfirmed(ctx context.Context, actor account.Account,
 	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
 		Attrs: map[string]string{"action": string(a), "rule": RuleUnconfirmedCase}})
 	return c.NotConfirmed("recuse a co-mediator, add a mediator or take someone out of this case")
+}
+
+// mutateConfirmed is mutate for a change of the case record a mediator no
+// seated mediator has confirmed may not make (case.update: the stage and
+// its notes, objectives, the outcome; case.terms_set), decided with
+// Admission's fact, read before the change and under no lock. A refusal
+// by RuleUnconfirmedRecord is audited naming it and says what the
+// mediator waits for (what: "change this case's stage").
+func (s *Service) mutateConfirmed(ctx context.Context, actor account.Account, id string, a policy.Action, what string, change func(c *Case, ev *audit.Event) error) (*Case, error) {
+	c, err := s.loadFor(ctx, actor, id, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Admission(ctx, c); err != nil {
+		return nil, err
+	}
+	if d := s.policy.Decide(actor.Principal(), a, c.Facts()); !d.Allowed && slices.Contains(d.Policies, RuleUnconfirmedRecord) {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+			Attrs: map[string]string{"action": string(a), "rule": RuleUnconfirmedRecord}})
+		return nil, c.NotConfirmed(what)
+	}
+	admitted := c
+	return s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
+		c.keepAdmission(admitted)
+		return s.policy.Decide(actor.Principal(), a, c.Facts())
+	}, change)
+}
+
+// ViewFor returns case c as actor, who may read it (case.read), sees it:
+// ForViewer's, except for a mediator no seated mediator has confirmed
+// (Admission; policy unconfirmed-mediators-read-the-roster-only, asked
+// about case.update), who reads the roster view (Case.RosterView): its
+// sides, people and stage, which is how they see they are waiting. It
+// reads the key directory (through Admission's short cache): call it
+// under no lock.
+func (s *Service) ViewFor(ctx context.Context, actor account.Account, c *Case) (*Case, error) {
+	if err := s.Admission(ctx, c); err != nil {
+		return nil, err
+	}
+	if d := s.policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()); !d.Allowed && slices.Contains(d.Policies, RuleUnconfirmedRecord) {
+		return c.RosterView(), nil
+	}
+	return c.ForViewer(actor.ID), nil
+}
+
+// RosterView is the case as a mediator no seated mediator has confirmed
+// reads it (ViewFor): its title, type and reference, its sides, mediators
+// and participants, its stage and when it changed (without the notes),
+// its dates and the program's notices — no objectives, disclosures,
+// outcome, terms or rooms. The result shares nothing mutable with c but
+// the roster's slices, which the caller must not change.
+func (c *Case) RosterView() *Case {
+	out := &Case{ID: c.ID, Title: c.Title, Type: c.Type, ReferralSource: c.ReferralSource, Reference: c.Reference,
+		Sides: c.Sides, Mediators: c.Mediators, Participants: c.Participants, Objectives: []Objective{},
+		Stage: c.Stage, StageHistory: make([]StageChange, len(c.StageHistory)), Disclosures: []Disclosure{},
+		Created: c.Created, CreatedBy: c.CreatedBy, Closed: c.Closed, Notices: c.Notices, PendingMediators: c.PendingMediators,
+		unconfirmed: c.unconfirmed, signed: c.signed}
+	for i, h := range c.StageHistory {
+		h.Note = ""
+		out.StageHistory[i] = h
+	}
+	return out
+}
+
+// refuseUnconfirmed refuses actor action a on case c, by rule, when
+// Admission finds them a mediator no seated mediator has confirmed and
+// policy says so: audited naming the action and the rule, in words saying
+// what they wait for (what). c itself is left as it was (the fact is put
+// in a copy), for the caller's other decisions. Call it under no lock.
+func (s *Service) refuseUnconfirmed(ctx context.Context, actor account.Account, a policy.Action, c *Case, rule, what string) error {
+	gate := *c
+	if err := s.Admission(ctx, &gate); err != nil {
+		return err
+	}
+	if d := s.policy.Decide(actor.Principal(), a, gate.Facts()); d.Allowed || !slices.Contains(d.Policies, rule) {
+		return nil
+	}
+	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+		Attrs: map[string]string{"action": string(a), "rule": rule}})
+	return gate.NotConfirmed(what)
 }

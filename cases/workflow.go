@@ -36,7 +36,7 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 			return nil, err
 		}
 	}
-	c, err := s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+	c, err := s.mutateConfirmed(ctx, actor, id, policy.CaseUpdate, "change this case's stage", func(c *Case, ev *audit.Event) error {
 		from := c.Stage
 		switch {
 		case c.Stage == StageClosure:
@@ -93,7 +93,7 @@ func (s *Service) AddObjective(ctx context.Context, actor account.Account, id st
 	if err := checkText("text", text, MaxTextLen); err != nil {
 		return nil, err
 	}
-	return s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+	return s.mutateConfirmed(ctx, actor, id, policy.CaseUpdate, "add this case's objectives", func(c *Case, ev *audit.Event) error {
 		if c.Closed != nil {
 			return ErrClosed
 		}

@@ -98,6 +98,9 @@ func TestMembershipAuditedWithManyRooms(t *testing.T) {
 		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
 		k.Participants = append(k.Participants, cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID})
 	})
+	// Both confirmed (a co-mediator nobody confirmed is in no room:
+	// TestUnconfirmedMediatorInNoRoom).
+	e.cases.Membership = &seats{seated: []string{med.ID, med2.ID}, statement: true}
 	want := map[string]bool{}
 	for i := range 8 {
 		id := fmt.Sprintf("%032x", i+1)

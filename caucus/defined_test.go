@@ -44,6 +44,9 @@ func TestDefinedRoomLifecycle(t *testing.T) {
 			cases.Participant{AccountID: landlordLawyer.ID, Name: landlordLawyer.Name, Role: cases.RoleCounsel, Side: b},
 			cases.Participant{AccountID: obs.ID, Name: obs.Name, Role: cases.RoleObserver})
 	})
+	// Both confirmed (a co-mediator nobody confirmed is in no room:
+	// TestUnconfirmedMediatorInNoRoom).
+	e.cases.Membership = &seats{seated: []string{med.ID, med2.ID}, statement: true}
 
 	// Refusals, in words.
 	for _, tc := range []struct {
@@ -207,6 +210,9 @@ func TestDefinedRoomPrunedOnRemoval(t *testing.T) {
 	c := e.tenancyCase(t, med, func(k *cases.Case) {
 		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
 	})
+	// Both confirmed (a co-mediator nobody confirmed is in no room:
+	// TestUnconfirmedMediatorInNoRoom).
+	e.cases.Membership = &seats{seated: []string{med.ID, med2.ID}, statement: true}
 	party := cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID}
 	rejoin := func() {
 		t.Helper()
@@ -293,6 +299,9 @@ func TestRoomEntryKeptForMembers(t *testing.T) {
 			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID},
 			cases.Participant{AccountID: lawyer.ID, Name: lawyer.Name, Role: cases.RoleCounsel, Side: k.Sides[0].ID})
 	})
+	// Both confirmed (a co-mediator nobody confirmed is in no room:
+	// TestUnconfirmedMediatorInNoRoom).
+	e.cases.Membership = &seats{seated: []string{med.ID, med2.ID}, statement: true}
 	opening, err := e2ee.NewRoomOpening(c.ID, false, []string{med.ID, tenant.ID})
 	if err != nil {
 		t.Fatal(err)

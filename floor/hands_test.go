@@ -31,6 +31,9 @@ func TestHandInADefinedRoomOnlyItsMediatorsSee(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Both seated (a co-mediator nobody confirmed sees no hand at all:
+	// TestUnconfirmedMediatorControlsNoRoom).
+	cs.Membership = &seats{seated: []string{med.ID, med2.ID}}
 	room, err := cs.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: "Tara alone", Members: []string{med.ID, tenant.ID}})
 	if err != nil {
 		t.Fatal(err)

@@ -240,6 +240,9 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	if err != nil {
 		return scope{}, err
 	}
+	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
+		return scope{}, err
+	}
 	u := actor.Principal()
 	deny := func(err error) (scope, error) {
 		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
@@ -248,6 +251,17 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	}
 	if !s.cfg.Policy.Decide(u, policy.CaseRead, c.Facts()).Allowed {
 		return deny(fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound))
+	}
+	// A mediator no seated mediator has confirmed is in no room of the
+	// case (unconfirmed-mediators-in-no-room), so controls none: asked
+	// about a room of the case with no one in it, before the room named
+	// is looked at, so the answer is the same for any room, one that does
+	// not exist included. Audited naming the rule, in words saying what
+	// they wait for.
+	if d := s.cfg.Policy.DecideRoom(u, a, policy.Room{Case: c.Facts(), Kind: policy.RoomDefined}); slices.Contains(d.Policies, cases.RuleUnconfirmedRooms) {
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(a), "rule": cases.RuleUnconfirmedRooms}})
+		return scope{}, c.NotConfirmed("use the rooms' timers, turns and raised hands")
 	}
 	pr, err := caucus.PolicyRoom(c, name)
 	if err != nil || !s.cfg.Policy.DecideRoom(u, policy.RoomJoin, pr).Allowed {
@@ -670,6 +684,9 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.FloorView{}, nil, err
 	}
+	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
+		return api.FloorView{}, err
+	}
 	u := actor.Principal()
 	facts := c.Facts()
 	if !s.cfg.Policy.Decide(u, policy.CaseRead, facts).Allowed {
@@ -679,6 +696,15 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
 			Attrs: map[string]string{"action": string(policy.CaseRead), "what": "floor"}})
 		return api.FloorView{}, nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+	}
+	// A mediator no seated mediator has confirmed sees no hand, timer or
+	// turn (unconfirmed-mediators-see-no-hands; they are in no room).
+	if d := s.cfg.Policy.Decide(u, policy.HandsRead, facts); slices.Contains(d.Policies, cases.RuleUnconfirmedHands) {
+		if auditRefusal {
+			s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+				Attrs: map[string]string{"action": string(policy.HandsRead), "rule": cases.RuleUnconfirmedHands}})
+		}
+		return api.FloorView{}, c.NotConfirmed("use the rooms' timers, turns and raised hands")
 	}
 	r, err := s.load(ctx, caseID)
 	if err != nil {

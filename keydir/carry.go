@@ -188,8 +188,19 @@ func (s *Service) GetCarry(ctx context.Context, actor account.Account, caseID, c
 	if err != nil {
 		return nil, err
 	}
+	// A mediator no seated mediator has confirmed reads no carry's record
+	// (case.update: unconfirmed-mediators-read-the-roster-only), refused
+	// before the carry is looked at, so the answer is the same for any id.
+	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
+		return nil, err
+	}
 	facts := c.Facts()
-	mediator := s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, facts).Allowed
+	d := s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, facts)
+	if slices.Contains(d.Policies, cases.RuleUnconfirmedRecord) {
+		s.deniedBy(ctx, actor, caseID, "carry.read", cases.RuleUnconfirmedRecord)
+		return nil, c.NotConfirmed("see what is carried from one room to another")
+	}
+	mediator := d.Allowed
 	var cr Carry
 	_, err = s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &cr)
 	if err != nil && !errors.Is(err, metastore.ErrNotFound) {

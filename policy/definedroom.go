@@ -159,6 +159,7 @@ var reasons = map[string]string{
 	"party-meets-other-counsel-only-with-own-counsel": "a party may be with the other side's lawyer only if their own lawyer is in the room too",
 	"observers-never-in-defined-rooms":                "observers are never put in a room",
 	"recused-mediators-leave-every-room":              "a recused mediator is out of every room",
+	"unconfirmed-mediators-in-no-room":                "a co-mediator nobody has confirmed yet is put in no room until a mediator already in the case admits them",
 }
 
 func reasonText(who string, policies []string) string {

@@ -120,8 +120,13 @@ type Case struct {
 	// opener (api.Opener), who alone may sign the first one (none when
 	// the case has a single mediator not recused). The services that
 	// read a case's content for someone pass it (cases.Service.Admission):
-	// documents, rooms, the case's sessions and outbox, and a mediator's
-	// recusal of another, adding a mediator and removing a participant.
+	// documents, rooms (the rooms a mediator opens with chosen people
+	// included), room controls and hands, the agreement, the case's
+	// sessions, their mail and the outbox, the record's changes and its
+	// mediator's view (case.update, case.terms_set), the listing of
+	// pending invitations, a carry's record, the caseload, and a
+	// mediator's recusal of another, adding a mediator and removing a
+	// participant.
 	Unconfirmed []string
 }
 

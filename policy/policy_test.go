@@ -51,8 +51,9 @@ func TestCaseMatrix(t *testing.T) {
 		"mediator":  {CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant},
 		"recused":   {},
 		"other-med": {},
-		// Reads the record, and changes nobody in it (base.cedar).
-		"unconfirmed":  {CaseRead, CaseReadSummary, CaseUpdate, CaseDisclose},
+		// Reads the record (the roster view: cases.Service.ViewFor), changes
+		// nobody in it and nothing of it but their own disclosure (base.cedar).
+		"unconfirmed":  {CaseRead, CaseReadSummary, CaseDisclose},
 		"party":        {CaseRead, CaseReadSummary, CaseAcknowledge},
 		"counsel":      {CaseRead, CaseReadSummary, CaseAcknowledge},
 		"observer":     {CaseRead, CaseReadSummary},

@@ -41,7 +41,10 @@ func TestUnadmittedMediatorAddsNobody(t *testing.T) {
 // TestUnconfirmedMediatorReadsNothing: a mediator of the case record whom
 // no seated mediator has confirmed (Case.Unconfirmed) handles no document,
 // is in no room, sees no session or outbox, and recuses no one else, adds
-// no mediator and removes no participant — each refusal naming its rule —
+// no mediator and removes no participant, changes nothing of the record
+// and reads or sets no terms, reads and drafts no agreement, sees no hand,
+// controls, opens, closes and signs no room and is put in none — each
+// refusal naming its rule —
 // while a confirmed co-mediator keeps all of it. Without the fact nothing
 // changes.
 func TestUnconfirmedMediatorReadsNothing(t *testing.T) {
@@ -86,7 +89,29 @@ func TestUnconfirmedMediatorReadsNothing(t *testing.T) {
 			})
 		}
 	}
-	for _, a := range []Action{CaseRead, CaseReadSummary, CaseUpdate, CaseDisclose, CaseInvite, CaseReentry} {
+	for _, a := range []Action{CaseUpdate, CaseTermsSet} {
+		check(string(a), "unconfirmed-mediators-read-the-roster-only", func(u User, c *Case) Decision { return e.Decide(u, a, c) })
+	}
+	for _, a := range []Action{AgreementRead, AgreementDraft} {
+		check(string(a), "unconfirmed-mediators-see-no-agreement", func(u User, c *Case) Decision { return e.Decide(u, a, c) })
+	}
+	check(string(HandsRead), "unconfirmed-mediators-see-no-hands", func(u User, c *Case) Decision { return e.Decide(u, HandsRead, c) })
+	for _, a := range []Action{RoomControl, RoomOpen} {
+		check(string(a), "unconfirmed-mediators-in-no-room", func(u User, c *Case) Decision {
+			return e.DecideRoom(u, a, Room{Case: c, Kind: RoomJoint})
+		})
+	}
+	for _, a := range []Action{RoomClose, RoomSign} {
+		check(string(a), "unconfirmed-mediators-in-no-room", func(u User, c *Case) Decision {
+			return e.DecideRoom(u, a, Room{Case: c, Kind: RoomDefined, Members: []string{"m1", "m2", "pA"}})
+		})
+	}
+	// A seated mediator does not put them in a room meanwhile.
+	if d := e.DecideRoomOpen(m1, Room{Case: c, Members: []string{"m1", "m2", "pA"}}); d.Allowed() || !slices.Contains(d.Refused["m2"].Policies, "unconfirmed-mediators-in-no-room") {
+		t.Errorf("a room opened with the unconfirmed mediator in it: %+v", d)
+	}
+	check(string(CaseInvite), "unconfirmed-mediators-see-no-invitations", func(u User, c *Case) Decision { return e.Decide(u, CaseInvite, c) })
+	for _, a := range []Action{CaseRead, CaseReadSummary, CaseDisclose, CaseReentry} {
 		if !e.Decide(m2, a, c).Allowed {
 			t.Errorf("%s refused to the unconfirmed mediator", a)
 		}

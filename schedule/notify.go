@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
 )
 
 // WhenText states a session's time for mail: in its own zone, then in
@@ -105,8 +106,12 @@ func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind,
 	}
 	// Only those still in the case and able to enter the session's rooms
 	// are written to: someone recused or removed since the session was
-	// scheduled gets no update.
-	current := peopleOf(c, sess.Rooms)
+	// scheduled gets no update; nor a co-mediator no seated mediator has
+	// confirmed yet (waitingMediators), who sees none of its sessions.
+	current, err := s.mailable(ctx, c, sess.Rooms)
+	if err != nil {
+		return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
+	}
 	// Someone whose address another seat of the case, not expected at
 	// the session, has on file is not mailed (sharedOutside): that
 	// mailbox's other reader would learn when, say, the other side
@@ -275,7 +280,10 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	if ok, err := s.recipientCurrent(ctx, m); !ok || err != nil {
 		return false, err
 	}
-	people := peopleOf(c, sess.Rooms)
+	people, err := s.mailable(ctx, c, sess.Rooms)
+	if err != nil {
+		return false, err
+	}
 	if !slices.Contains(people, m.ToAccount) {
 		return false, nil
 	}
@@ -317,4 +325,26 @@ func (s *Service) recipientCurrent(ctx context.Context, m *mail.Message) (bool, 
 		return false, err
 	}
 	return !acct.Disabled && acct.Email != "" && cases.NormalAddress(acct.Email) == cases.NormalAddress(m.To), nil
+}
+
+// mailable is peopleOf(c, rooms) without the mediators no seated mediator
+// has confirmed yet: policy shows them none of the case's sessions
+// (unconfirmed-mediators-see-no-sessions, asked about each mediator with
+// cases.Service.Admission's fact), so no invitation, update, reminder or
+// cancellation of one is mailed to them either. c is left as it was.
+// It reads the key directory (through Admission's short cache).
+func (s *Service) mailable(ctx context.Context, c *cases.Case, rooms []string) ([]string, error) {
+	people := peopleOf(c, rooms)
+	gate := *c
+	if err := s.cfg.Cases.Admission(ctx, &gate); err != nil {
+		return nil, err
+	}
+	facts := gate.Facts()
+	return slices.DeleteFunc(people, func(who string) bool {
+		if _, mediator := c.Mediator(who); !mediator {
+			return false
+		}
+		d := s.cfg.Policy.Decide(policy.User{ID: who, Role: policy.RoleMediator}, policy.SessionRead, facts)
+		return slices.Contains(d.Policies, cases.RuleUnconfirmedSessions)
+	}), nil
 }

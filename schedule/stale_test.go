@@ -264,6 +264,9 @@ func TestRecusedMediatorIsNotRemindedOfSessions(t *testing.T) {
 	if _, err := e.cases.AddMediator(ctx, adder, e.c.ID, co.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Both confirmed (one nobody confirmed is mailed nothing:
+	// TestUnconfirmedMediatorIsNotMailed).
+	e.cases.Membership = &seats{seated: []string{e.mediator.ID, co.ID}}
 	start := e.clock.Now().Add(7 * 24 * time.Hour)
 	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
 	if err != nil {

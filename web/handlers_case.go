@@ -44,6 +44,11 @@ func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
 func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	c, err := a.cases.Get(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err == nil {
+		// A co-mediator no seated mediator has confirmed reads the roster
+		// view (sides, people, stage): how they see they are waiting.
+		c, err = a.cases.ViewFor(r.Context(), actor, c)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -88,7 +93,12 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 func (a *API) caseView(r *http.Request, c *cases.Case) *cases.Case {
 	actor, _ := actorFrom(r.Context())
 	if a.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
-		return c.ForViewer(actor.ID)
+		// The answer of a change a co-mediator no seated mediator has
+		// confirmed may still make (a disclosure) is the roster view, as
+		// their GET is; if the key directory cannot say, the short shape.
+		if v, err := a.cases.ViewFor(r.Context(), actor, c); err == nil {
+			return v
+		}
 	}
 	return &cases.Case{ID: c.ID, Type: c.Type, Stage: c.Stage, Created: c.Created, Closed: c.Closed}
 }
