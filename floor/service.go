@@ -685,7 +685,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 		return api.FloorView{}, nil, err
 	}
 	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
-		return api.FloorView{}, err
+		return api.FloorView{}, nil, err
 	}
 	u := actor.Principal()
 	facts := c.Facts()
@@ -704,7 +704,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 			s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
 				Attrs: map[string]string{"action": string(policy.HandsRead), "rule": cases.RuleUnconfirmedHands}})
 		}
-		return api.FloorView{}, c.NotConfirmed("use the rooms' timers, turns and raised hands")
+		return api.FloorView{}, nil, c.NotConfirmed("use the rooms' timers, turns and raised hands")
 	}
 	r, err := s.load(ctx, caseID)
 	if err != nil {

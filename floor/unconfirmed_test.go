@@ -99,7 +99,7 @@ func TestUnconfirmedMediatorControlsNoRoom(t *testing.T) {
 		refused(stage+": lowering Tara's hand", err, cases.RuleUnconfirmedRooms)
 		_, err = fl.View(ctx, max, c.ID)
 		refused(stage+": the view", err, cases.RuleUnconfirmedHands)
-		if _, err := fl.Pushed(ctx, max, c.ID); !errors.Is(err, cases.ErrUnconfirmed) {
+		if _, _, err := fl.Pushed(ctx, max, c.ID); !errors.Is(err, cases.ErrUnconfirmed) {
 			t.Fatalf("%s: a connection's view: %v", stage, err)
 		}
 	}
