@@ -301,6 +301,11 @@ func (s *Service) limit(ctx context.Context, what, actorID string, n int, per ti
 // entry appended says (a hand raised meanwhile, a turn taken back).
 var errMoved = errors.New("room controls changed meanwhile")
 
+// errLanded: the record holds the change's pairing id already, its write
+// landed although it answered an error; it is not written again, and
+// change returns it as made.
+var errLanded = errors.New("room controls change made already")
+
 // changeTries bounds the plans of one change whose record keeps moving.
 const changeTries = 3
 
@@ -319,7 +324,13 @@ const changeTries = 3
 // followed by typ+".failed" (audit.Settle); a moved change is planned
 // again, up to changeTries times. A write that fails is settled by
 // reading the record back (its pairing id in record.Ops: the write
-// landed, the entry stands). A change made is announced (announce).
+// landed, the entry stands). A write that landed but answered an error
+// (on S3 a conditional PUT whose answer was lost, retried by the client
+// and refused 412) is read again by metastore.Update: the record holding
+// the entry's pairing id already, it is a change made (errLanded), not
+// planned again — before, the re-plan saw another change (an extension
+// from the new end), logged the entry failed and made it a second time
+// (review 373). A change made is announced (announce).
 //
 // plan changes r and returns the entry's attributes (a fresh map; the
 // room is added); it runs more than once and must give the same answer
@@ -350,8 +361,16 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, typ
 		}
 		op := ev.Attrs[audit.OpAttr]
 		var refused error // plan's answer on the record written: nothing written
+		var version int64 // the record's, when it holds op already
 		r, err = s.update(ctx, caseID, func(r *record) error {
 			refused = nil
+			if slices.Contains(r.Ops, op) {
+				// A write that landed but answered an error (a
+				// retried conditional PUT whose first attempt landed:
+				// 412), read again: the change is made.
+				version = r.Version
+				return errLanded
+			}
 			got, err := plan(r)
 			if err == nil {
 				if got == nil {
@@ -372,6 +391,9 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, typ
 			}
 			return nil
 		})
+		if errors.Is(err, errLanded) {
+			r.Version, err = version, s.refusedSince(ctx, caseID)
+		}
 		switch {
 		case err == nil:
 			s.announce(ctx, caseID, room, r.Version)

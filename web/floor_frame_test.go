@@ -14,9 +14,9 @@ import (
 // read and no frame (a frame whatever the view would tell side B's page
 // when side A raised a hand — review 352), and the next fallback check
 // reads the view and sends it (it may have changed since the page
-// loaded). From then on only a changed view is sent, on an announcement;
-// a fallback check with a view known reads nothing. A starting read that
-// succeeds sends nothing.
+// loaded). From then on only a changed view is sent, on an announcement
+// or a fallback check (which reads even with a view known). A starting
+// read that succeeds sends nothing.
 func TestFloorFrameAfterFailedPriming(t *testing.T) {
 	ctx := context.Background()
 	hand := api.FloorView{Case: "c_f", Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{},
@@ -40,13 +40,13 @@ func TestFloorFrameAfterFailedPriming(t *testing.T) {
 			{call: floorRetry, read: true, err: errors.New("store unreachable")},
 			{call: floorRetry, read: true, v: hand, sent: true}, // the fallback check: sent, it may have changed since the page loaded
 			{call: floorChange, read: true, v: hand},            // unchanged: silent
-			{call: floorRetry},                                  // known: nothing read
+			{call: floorRetry, read: true, v: hand},             // known: read, unchanged, silent
 			{call: floorChange, read: true, v: none, sent: true},
 		}},
 		{"priming read succeeds", []read{
 			{call: floorStart, read: true, v: none},
 			{call: floorChange, read: true, v: none},
-			{call: floorRetry},
+			{call: floorRetry, read: true, v: none},
 			{call: floorChange, read: true, v: hand, sent: true},
 			{call: floorChange, read: true, err: errors.New("store unreachable")},
 			{call: floorChange},                     // the view is not known since: nothing read
@@ -148,5 +148,49 @@ func TestFloorFrameConcernsOnlyItsRooms(t *testing.T) {
 		if got := feed.concerns(room); got != want {
 			t.Errorf("concerns(%q) = %v, want %v", room, got, want)
 		}
+	}
+}
+
+// TestFloorFrameFallbackSeesANewRoom: the person was let into a new room
+// (room:x) whose announcement (the room opened, the membership changed)
+// was lost; a timer is then set in it. The socket ignores that change
+// (room:x is not among the rooms of the last view read), and the
+// fallback check, on the connection's own timer, reads the view anyway:
+// it sends the new timer and learns room:x, so the next change in it is
+// read. Before (review 373 LOW), the fallback check read nothing while
+// the view was known, and the socket ignored every change of room:x for
+// as long as it lasted.
+func TestFloorFrameFallbackSeesANewRoom(t *testing.T) {
+	ctx := context.Background()
+	none := api.FloorView{Case: "c_f", Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{}}
+	timerX := none
+	timerX.Timers = []api.RoomTimer{{Room: "room:x", EndsAt: 1}}
+	reads := []struct {
+		v     api.FloorView
+		joins []string
+	}{{none, []string{"joint"}}, {timerX, []string{"joint", "room:x"}}, {timerX, []string{"joint", "room:x"}}}
+	i := 0
+	feed := floorFrames(func(context.Context) (api.FloorView, []string, error) {
+		if i == len(reads) {
+			t.Fatalf("read %d: more reads than expected", i)
+		}
+		r := reads[i]
+		i++
+		return r.v, r.joins, nil
+	})
+	feed.frame(ctx, floorStart)
+	if feed.concerns("room:x") {
+		t.Fatal("a change in room:x concerned a person not in it")
+	}
+	f := feed.frame(ctx, floorRetry) // the connection's own fallback check
+	var got api.ServerFrame
+	if err := json.Unmarshal(f, &got); err != nil || got.Floor == nil || len(got.Floor.Timers) != 1 {
+		t.Fatalf("fallback check: frame %s (%v), want room:x's timer", f, err)
+	}
+	if !feed.concerns("room:x") {
+		t.Fatal("after the fallback check, a change in room:x is still ignored")
+	}
+	if f := feed.frame(ctx, floorRetry); f != nil { // the view last sent: silent
+		t.Fatalf("fallback check with nothing changed sent %s", f)
 	}
 }

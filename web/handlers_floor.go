@@ -171,7 +171,7 @@ type floorCall uint8
 const (
 	floorStart  floorCall = iota // the connection opens: record the view, send nothing
 	floorChange                  // a floor or membership change was announced
-	floorRetry                   // a fallback check: read only if the view is not known
+	floorRetry                   // a fallback check: read, send if changed
 )
 
 // floorFeed is one connection's floor frames over pushed, which reads the
@@ -188,7 +188,13 @@ const (
 // B's pending change on A's next action). The next fallback check (about
 // a minute, on the connection's own timer, not on anyone's action) reads
 // the view and sends it if it is not the one last sent; from then on
-// only a view that changed is sent, on an announcement.
+// only a view that changed is sent, on an announcement or a fallback
+// check. A fallback check reads even while the view is known, and so
+// refreshes the rooms the person may join (joins): an announcement lost
+// (the broker is at most once) of a room opened or of a membership
+// change left joins without a new room, and every later change of that
+// room was ignored (review 373 LOW). It runs on the connection's own
+// timer, so what it sends tells nobody when anyone acted.
 type floorFeed struct {
 	pushed func(context.Context) (api.FloorView, []string, error)
 	// Of the checker's calls only (one at a time).
@@ -220,7 +226,7 @@ func (f *floorFeed) concerns(room string) bool {
 // frame returns the "floor" frame for call, or nil (nothing to send).
 func (f *floorFeed) frame(ctx context.Context, call floorCall) []byte {
 	switch {
-	case call == floorChange && !f.known, call == floorRetry && f.known:
+	case call == floorChange && !f.known:
 		return nil
 	}
 	v, joins, err := f.pushed(ctx)

@@ -122,9 +122,9 @@ type socketOptions struct {
 	// the person's view did not change). It is called once when the
 	// connection opens (floorStart), to record the view the person
 	// starts from (nothing is sent then), and at each fallback check
-	// (floorRetry), which reads only while that start is not known (its
-	// read failed). Like every check, it is called from the connection's
-	// checker, one call at a time.
+	// (floorRetry), which reads the view and sends it if it changed. Like
+	// every check, it is called from the connection's checker, one call at
+	// a time.
 	Floor func(ctx context.Context, call floorCall) []byte
 	// FloorConcerns, if set, says whether a floor change announced in
 	// room (its name; "" when the announcement names none) may change
