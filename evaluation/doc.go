@@ -16,12 +16,22 @@
 //     is matched as a whole word in any script and any letter case (the
 //     Turkish İ, ı and the Latin I, i as one letter: "İlker" is found in
 //     "ilker", "Yıldız" in "YILDIZ"), after
-//     both it and the comment lose their format characters (zero-width
-//     spaces and joiners, soft hyphens, direction marks), are put in
+//     both it and the comment lose their default-ignorable characters
+//     (format characters such as zero-width spaces and joiners, soft
+//     hyphens, direction marks; variation selectors; the combining
+//     grapheme joiner and the other code points drawn as nothing), are put in
 //     Unicode NFKC and have typographic apostrophes (’ ‘ ʼ) folded to '
-//     ("zoë", "Zoe\u0308", "O’Brien", "Ri\u200bvera", fullwidth "ａｄａ" and
+//     ("zoë", "Zoe\u0308", "O’Brien", "Ri\u200bvera", "Ri\u034fvera",
+//     "Ri\ufe0fvera", fullwidth "ａｄａ" and
 //     "ﬁona" are all found; a fullwidth ＠ is an @), so a released comment
-//     is in that form too; a comment with an email spelled out ("jblake at
+//     is in that form too; each roster string's skeleton (NFKD, combining
+//     marks removed: "Zoe" of "Zoë") is a roster string too, and a comment
+//     in whose skeleton a roster string is still found ("rivéra",
+//     "r\u0336ivera" for "Rivera") or with a word mixing Latin, Cyrillic,
+//     Greek, Armenian or Cherokee letters ("riv\u0435ra", a Cyrillic е) is
+//     dropped — other confusables (a digit or symbol standing for a letter
+//     that is not a number, a look-alike from another script for a whole
+//     word) are not caught; a comment with an email spelled out ("jblake at
 //     blakelaw dot com", "samlee[at]example[dot]org") is dropped; every part
 //     of a person's name of two letters or more, and each half of a
 //     hyphenated one or after an apostrophe, is a roster string; a
