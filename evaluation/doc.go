@@ -54,8 +54,10 @@
 //     first; then month → quarter → year, outcome, any period, sides,
 //     referral, type, then the follow-up columns), and what is still too small is suppressed. The
 //     report says what was generalized and suppressed, and how many
-//     comments the released rows' cases had kept and dropped (a
-//     suppressed row's are not counted: they would say something of it);
+//     comments the released rows wrote and how many their scrub dropped
+//     (counted once comments are withheld beside a stub and capped: a
+//     suppressed row's, or a withheld row's, are not counted — they would
+//     say something of it — and comments past a row's cap are not kept);
 //   - survey means and comments only for cases with at least
 //     MinSurveyResponses responses, so no released mean is one or two
 //     people's exact answers;
