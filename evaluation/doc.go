@@ -67,7 +67,11 @@
 //     and with it the row's case inside its group; every 0.5 step is
 //     reachable from any n, so a rounded mean does not say n;
 //   - an export covers whole months (the HTTP route takes only the first
-//     day of a month for from and to), as the opening period is a month:
+//     day of a month for from and to, to excluded and no later than the
+//     first day of the month after tomorrow's, UTC: months not begun are
+//     refused; the browser's "through" and the CLI's --to name the last
+//     month included and send the first day of the month after it), as the
+//     opening period is a month:
 //     two exports a day apart would put the cases opened that day alone
 //     in their difference, a lone case's comments word for word; k holds
 //     within each export, not across exports of overlapping ranges;
