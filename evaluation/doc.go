@@ -16,12 +16,22 @@
 //     is matched as a whole word in any script and any letter case (the
 //     Turkish İ, ı and the Latin I, i as one letter: "İlker" is found in
 //     "ilker", "Yıldız" in "YILDIZ"), after
-//     both it and the comment lose their format characters (zero-width
-//     spaces and joiners, soft hyphens, direction marks), are put in
+//     both it and the comment lose their default-ignorable characters
+//     (format characters such as zero-width spaces and joiners, soft
+//     hyphens, direction marks; variation selectors; the combining
+//     grapheme joiner and the other code points drawn as nothing), are put in
 //     Unicode NFKC and have typographic apostrophes (’ ‘ ʼ) folded to '
-//     ("zoë", "Zoe\u0308", "O’Brien", "Ri\u200bvera", fullwidth "ａｄａ" and
+//     ("zoë", "Zoe\u0308", "O’Brien", "Ri\u200bvera", "Ri\u034fvera",
+//     "Ri\ufe0fvera", fullwidth "ａｄａ" and
 //     "ﬁona" are all found; a fullwidth ＠ is an @), so a released comment
-//     is in that form too; a comment with an email spelled out ("jblake at
+//     is in that form too; each roster string's skeleton (NFKD, combining
+//     marks removed: "Zoe" of "Zoë") is a roster string too, and a comment
+//     in whose skeleton a roster string is still found ("rivéra",
+//     "r\u0336ivera" for "Rivera") or with a word mixing Latin, Cyrillic,
+//     Greek, Armenian or Cherokee letters ("riv\u0435ra", a Cyrillic е) is
+//     dropped — other confusables (a digit or symbol standing for a letter
+//     that is not a number, a look-alike from another script for a whole
+//     word) are not caught; a comment with an email spelled out ("jblake at
 //     blakelaw dot com", "samlee[at]example[dot]org") is dropped; every part
 //     of a person's name of two letters or more, and each half of a
 //     hyphenated one or after an apostrophe, is a roster string; a
@@ -44,8 +54,10 @@
 //     first; then month → quarter → year, outcome, any period, sides,
 //     referral, type, then the follow-up columns), and what is still too small is suppressed. The
 //     report says what was generalized and suppressed, and how many
-//     comments the released rows' cases had kept and dropped (a
-//     suppressed row's are not counted: they would say something of it);
+//     comments the released rows wrote and how many their scrub dropped
+//     (counted once comments are withheld beside a stub and capped: a
+//     suppressed row's, or a withheld row's, are not counted — they would
+//     say something of it — and comments past a row's cap are not kept);
 //   - survey means and comments only for cases with at least
 //     MinSurveyResponses responses, so no released mean is one or two
 //     people's exact answers;
@@ -55,7 +67,11 @@
 //     and with it the row's case inside its group; every 0.5 step is
 //     reachable from any n, so a rounded mean does not say n;
 //   - an export covers whole months (the HTTP route takes only the first
-//     day of a month for from and to), as the opening period is a month:
+//     day of a month for from and to, to excluded and no later than the
+//     first day of the month after tomorrow's, UTC: months not begun are
+//     refused; the browser's "through" and the CLI's --to name the last
+//     month included and send the first day of the month after it), as the
+//     opening period is a month:
 //     two exports a day apart would put the cases opened that day alone
 //     in their difference, a lone case's comments word for word; k holds
 //     within each export, not across exports of overlapping ranges;

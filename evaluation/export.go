@@ -38,7 +38,9 @@ type Report struct {
 	Suppressed   int            `json:"suppressed"`
 	Generalized  map[string]int `json:"generalized"` // step → rows
 	// CommentsKept and CommentsDropped count, over the rows released,
-	// the comments the scrub kept and those it dropped. A suppressed
+	// the comments written and those the scrub dropped; a row whose
+	// comments are withheld (beside a disposed case's stub) counts
+	// neither, and comments past a row's cap are not kept. A suppressed
 	// row's are not counted: one dropped comment in a range whose one
 	// surveyed case was suppressed said that case had a comment naming
 	// someone.
@@ -298,12 +300,16 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		}
 	}
 	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
+	withholdCommentsBesideStubs(rows)
+	capComments(rows)
+	// Counted once withheld and capped: kept is what is written, and a
+	// row whose comments are withheld counts none dropped (a stored case
+	// beside a stub showing no comments but "1 dropped" said it had one
+	// naming someone).
 	for _, r := range rows {
 		rep.CommentsKept += r.kept
 		rep.CommentsDropped += r.dropped
 	}
-	withholdCommentsBesideStubs(rows)
-	capComments(rows)
 	rep.Rows = len(rows)
 	slices.SortFunc(rows, func(a, b *row) int { return strings.Compare(a.values[0], b.values[0]) })
 
@@ -583,6 +589,7 @@ func withholdCommentsBesideStubs(rows []*row) {
 		if withStub[r.qi()] {
 			r.values[colComments] = ""
 			r.comments = nil
+			r.kept, r.dropped = 0, 0
 		}
 	}
 }
@@ -603,8 +610,10 @@ func capComments(rows []*row) {
 			}
 		}
 		if len(r.comments) > limit {
-			r.values[colComments] = strings.Join(r.comments[:limit], " | ")
+			r.comments = r.comments[:limit]
+			r.values[colComments] = strings.Join(r.comments, " | ")
 		}
+		r.kept = min(r.kept, len(r.comments))
 	}
 }
 

@@ -38,8 +38,20 @@ func scrubComment(text string, roster scrubRoster) (string, bool) {
 	if spelledEmail.MatchString(out) {
 		return "", false
 	}
+	if mixedScript(out) {
+		return "", false
+	}
 	for _, name := range roster {
 		out = removeName(out, name)
+	}
+	// A roster name still found once accents and other combining marks
+	// are taken off ("Rivéra", "r\u0336ivera" for "Rivera") was written
+	// past the roster: the comment is dropped.
+	sk := skeleton(out)
+	for _, name := range roster {
+		if removeName(sk, name) != sk {
+			return "", false
+		}
 	}
 	for _, re := range piiPatterns {
 		out = re.ReplaceAllString(out, removed)
@@ -47,20 +59,65 @@ func scrubComment(text string, roster scrubRoster) (string, bool) {
 	return out, confident(out)
 }
 
-// normalize removes format characters (Unicode Cf: zero-width spaces and
-// joiners, soft hyphens, direction marks), puts text in Unicode NFKC and
+// skeleton is text in NFKD with its combining marks (Unicode Mn) removed:
+// "Rivéra" is "Rivera", "r\u0336ivera" is "rivera".
+func skeleton(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, norm.NFKD.String(s))
+}
+
+// lookAlikeScripts are the alphabetic scripts whose letters pass for one
+// another ("rivеra" with a Cyrillic е looks like "rivera").
+var lookAlikeScripts = []*unicode.RangeTable{unicode.Latin, unicode.Cyrillic, unicode.Greek, unicode.Armenian, unicode.Cherokee}
+
+// mixedScript reports whether a word of text holds letters of two of the
+// lookAlikeScripts: a name written with look-alike letters to pass the
+// roster.
+func mixedScript(text string) bool {
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !wordRune(r) }) {
+		var seen *unicode.RangeTable
+		for _, r := range w {
+			for _, sc := range lookAlikeScripts {
+				if unicode.Is(sc, r) {
+					if seen != nil && seen != sc {
+						return true
+					}
+					seen = sc
+				}
+			}
+		}
+	}
+	return false
+}
+
+// normalize removes default-ignorable characters (format characters,
+// Unicode Cf: zero-width spaces and joiners, soft hyphens, direction
+// marks; variation selectors; the other default-ignorable code points,
+// such as the combining grapheme joiner U+034F and Hangul fillers: all
+// drawn as nothing), puts text in Unicode NFKC and
 // folds typographic apostrophes to ', so "Zoe\u0308" matches "Zoë",
 // "O’Brien" matches "O'Brien", "Ri\u200bvera" and "Ri\u00advera" match
 // "Rivera", fullwidth "ａｄａ" matches "Ada", the ligature "ﬁona" "Fiona",
 // fullwidth "＠" is an @ and "⁵" or "①" are digits.
 func normalize(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cf, r) {
+		if ignorable(r) {
 			return -1
 		}
 		return r
 	}, s)
 	return apostrophes.Replace(norm.NFKC.String(apostrophes.Replace(s)))
+}
+
+// ignorable is a default-ignorable code point (Unicode's
+// Default_Ignorable_Code_Point, taken wide): a format character, a
+// variation selector or another code point drawn as nothing.
+func ignorable(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // spelledEmail is an email address written out to pass a filter:
@@ -210,13 +267,19 @@ func caseless(r rune) bool {
 func rosterStrings(parts ...[]string) scrubRoster {
 	seen := map[string]bool{}
 	var out []string
-	add := func(s string) {
+	addOne := func(s string) {
 		s = strings.TrimSpace(s)
 		if len([]rune(s)) < 2 || seen[strings.ToLower(s)] {
 			return
 		}
 		seen[strings.ToLower(s)] = true
 		out = append(out, s)
+	}
+	// Each string and its skeleton: "Zoë" gives "Zoe" too, so the name
+	// written without its accents is found.
+	add := func(s string) {
+		addOne(s)
+		addOne(norm.NFC.String(skeleton(s)))
 	}
 	for i, list := range parts {
 		// People's names (the first list) give every part of two letters

@@ -30,7 +30,9 @@ func exportMonths() (from, to string) {
 // Before: any day was taken, and two exports whose ranges differ by one
 // day isolate the rows of the cases opened that day, a lone case's
 // comments word for word, which joins the two files exactly. A range
-// that is not whole months is refused 400 in words.
+// that is not whole months, or that reaches into a month not yet begun
+// (later than the first day of the month after tomorrow's), is refused
+// 400 in words.
 func TestExportCoversWholeMonths(t *testing.T) {
 	n := nodetest.Embedded(t)
 	_, rec := n.Staff(t, policy.RoleRecords, "records@exportmonths.test")
@@ -65,6 +67,13 @@ func TestExportCoversWholeMonths(t *testing.T) {
 			!strings.Contains(p.Errors[0].Detail, "whole months") {
 			t.Fatalf("%s to %s: problem %+v, want %s said in words to be the first day of a month", tc.from, tc.to, p, tc.field)
 		}
+	}
+	// A month not yet begun is refused in words. Before: taken.
+	far := time.Now().UTC().AddDate(0, 3, 0)
+	farTo := time.Date(far.Year(), far.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+	if res, p := post(api.ExportRequest{From: "2026-01-01", To: farTo, K: 2}); res.StatusCode != http.StatusBadRequest ||
+		len(p.Errors) != 1 || p.Errors[0].Field != "to" || !strings.Contains(p.Errors[0].Detail, "months that have not begun") {
+		t.Fatalf("to %s: %d %+v, want 400 saying the months have not begun", farTo, res.StatusCode, p)
 	}
 	from, to := exportMonths()
 	if res, p := post(api.ExportRequest{From: from, To: to, K: 2}); res.StatusCode != http.StatusOK {

@@ -115,6 +115,15 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fault.Invalid("to", "the first day of a month after the first one (YYYY-MM-01): an export covers whole months"))
 		return
 	}
+	// A range reaching into months not yet begun is refused: its rows
+	// are not final, and a second export once the month is over would
+	// differ from it by the cases opened since. Tomorrow's month counts as
+	// begun (UTC), so a user whose time zone is ahead is not refused.
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	if latest := time.Date(tomorrow.Year(), tomorrow.Month()+1, 1, 0, 0, 0, 0, time.UTC); to.After(latest) {
+		a.writeError(w, r, fault.Invalid("to", fmt.Sprintf("no later than %s, the first day of the month after this one: an export cannot cover months that have not begun", latest.Format(time.DateOnly))))
+		return
+	}
 	if req.Format != "" && req.Format != "csv" && req.Format != "jsonl" {
 		a.writeError(w, r, fault.Invalid("format", "csv or jsonl"))
 		return

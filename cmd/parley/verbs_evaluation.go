@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register("case outcome", "case outcome <case> --result full-agreement|partial-agreement|no-agreement|withdrawn [--sessions N] [--hours H] [--json]", caseOutcome)
-	register("export", "export --from YYYY-MM --to YYYY-MM --out FILE [--format csv|jsonl] [--age-recipient age1…] [--k 5]", exportVerb)
+	register("export", "export --from YYYY-MM --to YYYY-MM (both included) --out FILE [--format csv|jsonl] [--age-recipient age1…] [--k 5]", exportVerb)
 }
 
 func caseOutcome(ctx context.Context, args []string) error {
@@ -60,7 +60,7 @@ func caseOutcome(ctx context.Context, args []string) error {
 func exportVerb(ctx context.Context, args []string) error {
 	fs := newFlags("export")
 	from := fs.String("from", "", "first month of case openings to include (YYYY-MM)")
-	to := fs.String("to", "", "the month after the last one to include (YYYY-MM); an export covers whole months")
+	to := fs.String("to", "", "last month to include (YYYY-MM, included, as in the browser's \"through\"); an export covers whole months")
 	out := fs.String("out", "", "file to write")
 	format := fs.String("format", "csv", "csv or jsonl")
 	recipient := fs.String("age-recipient", "", "encrypt to this age recipient (age1…)")
@@ -75,7 +75,7 @@ func exportVerb(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	after, err := monthStart("--to", *to)
+	after, err := monthAfter("--to", *to)
 	if err != nil {
 		return err
 	}
@@ -146,4 +146,17 @@ func monthStart(flag, v string) (string, error) {
 		return v, nil
 	}
 	return "", usagef("%s %q: give a month, YYYY-MM (an export covers whole months)", flag, v)
+}
+
+// monthAfter turns the last month to include (--to, YYYY-MM or its first
+// day) into the first day of the month after it, the route's exclusive
+// end: "--to 2026-03" covers March, as the browser's "through (month,
+// included)" does.
+func monthAfter(flag, v string) (string, error) {
+	first, err := monthStart(flag, v)
+	if err != nil {
+		return "", err
+	}
+	m, _ := time.Parse(time.DateOnly, first)
+	return m.AddDate(0, 1, 0).Format(time.DateOnly), nil
 }
