@@ -53,3 +53,32 @@ func TestUnconfirmedMediatorReadsNoCarry(t *testing.T) {
 		t.Fatalf("Mia reads a carry that does not exist: %v", err)
 	}
 }
+
+// TestUnconfirmedMediatorAdmitsNoDevice: a co-mediator no seated mediator
+// has confirmed cannot admit a participant's new device (review 376
+// LOW-1: before, the server stored and served such an admission, audited
+// as made by them; clients would not trust it, but the server must not
+// keep it). Refused before the record is read, audited with the rule.
+func TestUnconfirmedMediatorAdmitsNoDevice(t *testing.T) {
+	g := newGateCase(t)
+	ctx := context.Background()
+	path := "/api/v1/cases/" + g.caseID + "/e2ee/admissions"
+	check := func(stage string) {
+		t.Helper()
+		err := g.max.Do(ctx, http.MethodPost, path, map[string]string{"record": "AAAA"}, nil)
+		refused(t, stage+": Max admits a device", err, "mediator-not-confirmed", "confirmed")
+		e, err := g.n.Audit.Entry(ctx, g.n.Audit.Size()-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != "access.denied" || e.Actor != g.maxID || e.Attrs["action"] != "device.admit" || e.Attrs["rule"] != cases.RuleUnconfirmedRecord {
+			t.Fatalf("%s: audited as %+v", stage, e)
+		}
+	}
+	check("no statement")
+	if _, err := g.post(t, g.mia, g.miaDev, nil, g.miaID); err != nil {
+		t.Fatal(err)
+	}
+	g.n.Cases.ForgetSeats(g.caseID)
+	check("Mia seated alone")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
@@ -134,7 +135,19 @@ func (s *Service) Admit(ctx context.Context, actor account.Account, caseID strin
 	if err != nil {
 		return nil, err
 	}
-	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
+	// A mediator no seated mediator has confirmed admits no device
+	// (case.update: unconfirmed-mediators-read-the-roster-only; review
+	// 376): clients would not trust such an admitter, but the server
+	// would keep and serve the admission.
+	if err := s.cfg.Cases.Admission(ctx, c); err != nil {
+		return nil, err
+	}
+	d := s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts())
+	if slices.Contains(d.Policies, cases.RuleUnconfirmedRecord) {
+		s.deniedBy(ctx, actor, caseID, "device.admit", cases.RuleUnconfirmedRecord)
+		return nil, c.NotConfirmed("admit a participant's new device")
+	}
+	if !d.Allowed {
 		s.denied(ctx, actor, caseID, "device.admit")
 		return nil, fmt.Errorf("only the case's mediators admit devices: %w", fault.ErrForbidden)
 	}
