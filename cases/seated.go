@@ -149,13 +149,15 @@ func (c *Case) NotConfirmed(what string) error {
 
 // SeatTTL is how long Admission takes a case's signed membership as last
 // read (the key directory's answer, not the case record, which it reads
-// fresh every time). The answer only ever goes stale in one direction that
-// matters: a statement admitting a mediator widens what they read, and
-// they wait up to SeatTTL for it. A mediator leaves a case by the record
-// (a recusal, or their removal), which narrows at once by the record's
-// own facts (recused-mediators-lose-*); a mediator added to the record
-// is not in the cached statement, so is unconfirmed at once. A statement
-// stored on this node forgets its case's entry (ForgetSeats).
+// fresh every time). A statement admitting a mediator widens what they
+// read, and they wait up to SeatTTL for it. A mediator leaves a case by
+// the record (a recusal, or their removal), which narrows at once by the
+// record's own facts (recused-mediators-lose-*); a mediator added to the
+// record is not in the cached statement, so is unconfirmed at once. A
+// statement stored on this node forgets its case's entry (ForgetSeats);
+// on another node, a statement that no longer seats a mediator still on
+// the record (a seated mediator signing them out of the membership)
+// narrows what they read only once the entry expires, up to SeatTTL.
 const SeatTTL = 2 * time.Second
 
 // maxSeatEntries bounds the cache: past it, expired entries go, and if
