@@ -126,12 +126,16 @@ func (e *env) wantUploadCorrected(t *testing.T, from int64, doc string, correcte
 //   - The store refuses that write: the version stays listed, a WARN
 //     names the document, the answer is unconfirmed naming the version,
 //     and doc.upload stands uncorrected (it happened).
+//   - The store writes it and then answers an error (review 376 L3): the
+//     record, read back, no longer lists the version, so it was taken
+//     back, as when the write answers (before: unconfirmed, a WARN and
+//     doc.upload left uncorrected although the version was gone).
 func TestNewVersionTakeBack(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		takeBack int
-	}{{"written", takeBackWrites}, {"refused", takeBackRefused}} {
+	}{{"written", takeBackWrites}, {"refused", takeBackRefused}, {"landed", takeBackLate}} {
 		t.Run(tc.name, func(t *testing.T) {
 			onEachStore(t, func(t *testing.T, store objstore.Store) {
 				vs := &versionTakeBackStore{Store: store, takeBack: tc.takeBack}
@@ -157,7 +161,7 @@ func TestNewVersionTakeBack(t *testing.T) {
 				unconf := errors.As(err, &ue)
 				listed := e.listedVersions(t, k.caseID, d.ID)
 				rec, obj := e.stagedBytes(t, k.caseID, d.ID, 2)
-				if tc.takeBack == takeBackWrites {
+				if tc.takeBack != takeBackRefused {
 					if unconf {
 						t.Errorf("a version taken back answered unconfirmed: %v", err)
 					}
