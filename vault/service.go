@@ -417,13 +417,24 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		return unconfirmed(cause, d.ID, 1)
 	}
+	// Each check below that fails only because the store did not answer
+	// is tried again (retryTransient) before the document is taken back:
+	// a short outage right after the write does not fail the upload
+	// (review 372). Meanwhile the document is listed, as it is while a
+	// check runs; a refusal (the fence) or a hold the store refuses is
+	// not tried again.
+	checks, cancelChecks := context.WithTimeout(post, postVisibleRetry)
+	defer cancelChecks()
 	if !held {
 		// A case hold placed while this upload ran: SetCaseHold writes
 		// its record before it lists the documents, so either it listed
 		// this one or it is seen here.
-		held, err := s.CaseHeld(post, caseID)
+		err := retryTransient(checks, func(ctx context.Context) (err error) {
+			held, err = s.CaseHeld(ctx, caseID)
+			return err
+		})
 		if err == nil && held {
-			err = s.holdVersion(post, caseID, d.ID, 1, true)
+			err = retryTransient(checks, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, d.ID, 1, true) })
 		}
 		if err != nil {
 			// Not left listed without its hold: the upload never
@@ -431,7 +442,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			return Document{}, true, takeBack(fmt.Errorf("hold new document: %w", err))
 		}
 	}
-	if err := s.refusedSince(post, caseID); err != nil {
+	if err := retryTransient(checks, func(ctx context.Context) error { return s.refusedSince(ctx, caseID) }); err != nil {
 		return Document{}, true, takeBack(err)
 	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), true, nil
@@ -846,22 +857,29 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 			"case", caseID, "doc", docID, "version", num, "cause", fault.Class(cause), "err", derr)
 		return unconfirmed(cause, docID, num)
 	}
+	// A check that fails only because the store did not answer is tried
+	// again before the version is taken back, as Upload's are.
+	checks, cancelChecks := context.WithTimeout(post, postVisibleRetry)
+	defer cancelChecks()
 	if !heldBefore {
 		// A hold placed while this version uploaded, after the hold's
 		// own pass over the document's versions.
 		held := committed.Hold != nil
 		if !held {
-			if held, err = s.CaseHeld(post, caseID); err != nil {
+			if err := retryTransient(checks, func(ctx context.Context) (err error) {
+				held, err = s.CaseHeld(ctx, caseID)
+				return err
+			}); err != nil {
 				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
 		}
 		if held {
-			if err := s.holdVersion(post, caseID, docID, num, true); err != nil {
+			if err := retryTransient(checks, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, docID, num, true) }); err != nil {
 				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
 		}
 	}
-	if err := s.refusedSince(post, caseID); err != nil {
+	if err := retryTransient(checks, func(ctx context.Context) error { return s.refusedSince(ctx, caseID) }); err != nil {
 		return Document{}, takeBack(err)
 	}
 	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil
@@ -1001,8 +1019,11 @@ const postVisibleTimeout = 30 * time.Second
 // store did not answer) is tried again, postVisibleAttempts times at
 // most, waiting postVisibleBackoff, doubled each time up to
 // postVisibleMaxBackoff, in between: about 9 s in all, as caucus retries
-// a membership change's steps.
+// a membership change's steps. The checks that decide whether the
+// addition stands (its hold, the fence) share postVisibleRetry; the rest
+// of postVisibleTimeout is left for taking it back.
 const (
+	postVisibleRetry      = 10 * time.Second
 	postVisibleAttempts   = 10
 	postVisibleBackoff    = 50 * time.Millisecond
 	postVisibleMaxBackoff = 2 * time.Second
