@@ -398,24 +398,43 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	// look before adding it again), never a plain failure to try again,
 	// which would add it twice (review 372: storage down between the
 	// record's write and the delete).
+	//
+	// A delete that answers an error may have landed all the same: the
+	// record is read back first (takenBack), and a record gone is a
+	// document taken back (review 376: before, it was answered
+	// unconfirmed, with the WARN, and its doc.upload left uncorrected).
 	takeBack := func(cause error) error {
-		if derr := s.meta.Delete(post, docKey(caseID, d.ID)); derr == nil {
+		derr := s.meta.Delete(post, docKey(caseID, d.ID))
+		if derr != nil {
+			derr = s.takenBack(post, derr, caseID, d.ID, v)
+		}
+		if derr == nil {
 			s.unstageVersion(post, caseID, d.ID, 1)
 			s.uploadFailed(post, ev, cause, nil)
 			return cause
-		} else {
-			s.log.WarnContext(post, "vault: a new document could not be taken back after its upload failed; it stays listed",
-				"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		}
+		s.log.WarnContext(post, "vault: a new document could not be taken back after its upload failed; it stays listed",
+			"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		return unconfirmed(cause, d.ID, 1)
 	}
+	// Each check below that fails only because the store did not answer
+	// is tried again (retryTransient) before the document is taken back:
+	// a short outage right after the write does not fail the upload
+	// (review 372). Meanwhile the document is listed, as it is while a
+	// check runs; a refusal (the fence) or a hold the store refuses is
+	// not tried again.
+	checks, cancelChecks := context.WithTimeout(post, postVisibleRetry)
+	defer cancelChecks()
 	if !held {
 		// A case hold placed while this upload ran: SetCaseHold writes
 		// its record before it lists the documents, so either it listed
 		// this one or it is seen here.
-		held, err := s.CaseHeld(post, caseID)
+		err := retryTransient(checks, func(ctx context.Context) (err error) {
+			held, err = s.CaseHeld(ctx, caseID)
+			return err
+		})
 		if err == nil && held {
-			err = s.holdVersion(post, caseID, d.ID, 1, true)
+			err = retryTransient(checks, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, d.ID, 1, true) })
 		}
 		if err != nil {
 			// Not left listed without its hold: the upload never
@@ -423,7 +442,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			return Document{}, true, takeBack(fmt.Errorf("hold new document: %w", err))
 		}
 	}
-	if err := s.refusedSince(post, caseID); err != nil {
+	if err := retryTransient(checks, func(ctx context.Context) error { return s.refusedSince(ctx, caseID) }); err != nil {
 		return Document{}, true, takeBack(err)
 	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), true, nil
@@ -818,37 +837,49 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	// taken back, never left listed unheld or unrefused.
 	post, cancel := context.WithTimeout(context.WithoutCancel(ctx), postVisibleTimeout)
 	defer cancel()
+	// A change that answers an error may have landed all the same: the
+	// record is read back first (takenBack), as Upload's take-back does.
 	takeBack := func(cause error) error {
-		if _, derr := metastore.Update(post, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		_, derr := metastore.Update(post, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 			r.Versions = slices.DeleteFunc(r.Versions, func(x VersionInfo) bool { return x.Version == num })
 			delete(r.VersionSides, num)
 			return nil
-		}); derr == nil {
+		})
+		if derr != nil {
+			derr = s.takenBack(post, derr, caseID, docID, v)
+		}
+		if derr == nil {
 			s.unstageVersion(post, caseID, docID, num)
 			s.uploadFailed(post, ev, cause, nil)
 			return cause
-		} else {
-			s.log.WarnContext(post, "vault: a new version could not be taken back after its upload failed; it stays listed",
-				"case", caseID, "doc", docID, "version", num, "cause", fault.Class(cause), "err", derr)
 		}
+		s.log.WarnContext(post, "vault: a new version could not be taken back after its upload failed; it stays listed",
+			"case", caseID, "doc", docID, "version", num, "cause", fault.Class(cause), "err", derr)
 		return unconfirmed(cause, docID, num)
 	}
+	// A check that fails only because the store did not answer is tried
+	// again before the version is taken back, as Upload's are.
+	checks, cancelChecks := context.WithTimeout(post, postVisibleRetry)
+	defer cancelChecks()
 	if !heldBefore {
 		// A hold placed while this version uploaded, after the hold's
 		// own pass over the document's versions.
 		held := committed.Hold != nil
 		if !held {
-			if held, err = s.CaseHeld(post, caseID); err != nil {
+			if err := retryTransient(checks, func(ctx context.Context) (err error) {
+				held, err = s.CaseHeld(ctx, caseID)
+				return err
+			}); err != nil {
 				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
 		}
 		if held {
-			if err := s.holdVersion(post, caseID, docID, num, true); err != nil {
+			if err := retryTransient(checks, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, docID, num, true) }); err != nil {
 				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
 		}
 	}
-	if err := s.refusedSince(post, caseID); err != nil {
+	if err := retryTransient(checks, func(ctx context.Context) error { return s.refusedSince(ctx, caseID) }); err != nil {
 		return Document{}, takeBack(err)
 	}
 	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil
@@ -983,6 +1014,68 @@ func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v V
 // became visible (its hold, the fence check, taking it back), run
 // whether or not the caller is still there.
 const postVisibleTimeout = 30 * time.Second
+
+// A step after an addition became visible that failed transiently (the
+// store did not answer) is tried again, postVisibleAttempts times at
+// most, waiting postVisibleBackoff, doubled each time up to
+// postVisibleMaxBackoff, in between: about 9 s in all, as caucus retries
+// a membership change's steps. The checks that decide whether the
+// addition stands (its hold, the fence) share postVisibleRetry; the rest
+// of postVisibleTimeout is left for taking it back.
+const (
+	postVisibleRetry      = 10 * time.Second
+	postVisibleAttempts   = 10
+	postVisibleBackoff    = 50 * time.Millisecond
+	postVisibleMaxBackoff = 2 * time.Second
+)
+
+// transient reports whether err may clear within moments: the store did
+// not answer (objstore.ErrUnavailable, a fault.ErrUnavailable). A refusal
+// (a fence, a store that refuses a hold) is a decision, not retried.
+func transient(err error) bool { return errors.Is(err, fault.ErrUnavailable) }
+
+// retryTransient runs step until it succeeds or fails other than
+// transiently, postVisibleAttempts times at most and while ctx lasts, and
+// returns its last error.
+func retryTransient(ctx context.Context, step func(context.Context) error) error {
+	backoff := postVisibleBackoff
+	for attempt := 1; ; attempt++ {
+		err := step(ctx)
+		if err == nil || !transient(err) || attempt == postVisibleAttempts {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		backoff = min(2*backoff, postVisibleMaxBackoff)
+	}
+}
+
+// takenBack follows a take-back of version v of document docID (its
+// record deleted, or v removed from it) that answered werr: a store can
+// write and then answer an error, so the record is read back (retried
+// while the store does not answer, retryTransient). nil: the record no
+// longer lists v, so the take-back stands. Otherwise why it cannot be
+// said to: werr, with the read's own error if the record could not be
+// read.
+func (s *Service) takenBack(ctx context.Context, werr error, caseID, docID string, v VersionInfo) error {
+	var listed bool
+	err := retryTransient(ctx, func(ctx context.Context) (err error) {
+		_, listed, err = s.readVersionBack(ctx, caseID, docID, v)
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w (read back: %w)", werr, err)
+	case listed:
+		return werr
+	}
+	return nil
+}
 
 // writeRefused marks an error the version's record change returned itself:
 // nothing was written by that attempt, and none will be.

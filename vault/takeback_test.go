@@ -42,6 +42,9 @@ type takeBackStore struct {
 	once         sync.Once
 	docKey       atomic.Value // string: the record's key
 	failing      atomic.Bool
+	// lateDelete: the record's deletion is done, then answered with an
+	// error all the same (instead of refused).
+	lateDelete bool
 }
 
 var errDeleteRefused = errors.New("test: the store refused the delete")
@@ -66,6 +69,12 @@ func (s *takeBackStore) SetLegalHold(ctx context.Context, key, versionID string,
 
 func (s *takeBackStore) Delete(ctx context.Context, key, versionID string) error {
 	if k, _ := s.docKey.Load().(string); s.failing.Load() && key == k {
+		if s.lateDelete {
+			if err := s.Store.Delete(ctx, key, versionID); err != nil {
+				return err
+			}
+			return errLateAnswer
+		}
 		return errDeleteRefused
 	}
 	return s.Store.Delete(ctx, key, versionID)
@@ -120,6 +129,62 @@ func TestNewDocumentNotTakenBackIsWarned(t *testing.T) {
 		if !warned {
 			t.Errorf("no WARN names document %s left listed after its take-back failed; log:\n%s", docID, out)
 		}
+	})
+}
+
+// TestNewDocumentTakeBackThatLandedStands: as in
+// TestNewDocumentNotTakenBackIsWarned the upload takes a new document
+// back, and the store deletes its record but answers an error all the
+// same. The record, read back, is gone: the document was taken back, so
+// the upload answers the plain failure (not unconfirmed), its version
+// goes, no WARN says it stays listed and doc.upload.failed corrects its
+// doc.upload (review 376 L3; before, the error alone was read: the
+// answer was unconfirmed, a WARN said it stayed listed and doc.upload was
+// left uncorrected, although nothing was listed).
+func TestNewDocumentTakeBackThatLandedStands(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		ts := &takeBackStore{Store: store, lateDelete: true}
+		e := newEnv(t, ts)
+		var logs syncBuffer
+		e.vault.log = slog.New(slog.NewTextHandler(&logs, nil))
+		k := e.newCast(t)
+		ctx := t.Context()
+		med := k.who["mediator"]
+		ts.beforeRecord = func(string) {
+			if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
+				t.Error(err)
+			}
+		}
+		from := e.log.Size()
+		ts.prefix = docPrefix(k.caseID)
+		_, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "late.pdf", Audience: k.audience(t, "joint"), Class: ClassEvidence},
+			strings.NewReader("held meanwhile"))
+		if !errors.Is(err, errHoldRefused) {
+			t.Fatalf("upload whose hold failed: %v", err)
+		}
+		key, _ := ts.docKey.Load().(string)
+		docID := strings.TrimPrefix(key, docPrefix(k.caseID))
+		if docID == "" {
+			t.Fatal("the upload wrote no document record")
+		}
+		if errors.Is(err, ErrUnconfirmed) {
+			t.Errorf("an upload taken back (its record's delete landed) answered unconfirmed: %v", err)
+		}
+		list, err := e.vault.List(ctx, med, k.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range list {
+			t.Errorf("listed after its take-back: %s %q", d.ID, d.Name)
+		}
+		if rec, obj := e.stagedBytes(t, k.caseID, docID, 1); rec || obj {
+			t.Errorf("a document taken back kept its version record (%v) or its ciphertext (%v)", rec, obj)
+		}
+		if warnedTakeBack(logs.String(), docID) {
+			t.Errorf("a WARN says the document taken back stays listed; log:\n%s", logs.String())
+		}
+		e.wantUploadCorrected(t, from, docID, true)
 	})
 }
 
