@@ -284,10 +284,10 @@ func (s *Service) authorizeConfirmed(ctx context.Context, actor account.Account,
 
 // mutateConfirmed is mutate for a change of the case record a mediator no
 // seated mediator has confirmed may not make (case.update: the stage and
-// its notes, objectives, the outcome; case.terms_set), decided with
-// Admission's fact, read before the change and under no lock. A refusal
-// by RuleUnconfirmedRecord is audited naming it and says what the
-// mediator waits for (what: "change this case's stage").
+// its notes, objectives, the outcome; case.disclose; case.terms_set),
+// decided with Admission's fact, read before the change and under no
+// lock. A refusal by RuleUnconfirmedRecord is audited naming it and says
+// what the mediator waits for (what: "change this case's stage").
 func (s *Service) mutateConfirmed(ctx context.Context, actor account.Account, id string, a policy.Action, what string, change func(c *Case, ev *audit.Event) error) (*Case, error) {
 	c, err := s.loadFor(ctx, actor, id, a)
 	if err != nil {
