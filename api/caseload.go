@@ -24,7 +24,8 @@ type CaseloadRow struct {
 	NextSession *time.Time `json:"nextSession,omitempty"`
 	// Unacknowledged names the parties and lawyers who have not
 	// acknowledged a mediator's disclosure (mediators only);
-	// UnacknowledgedCount counts them for everyone.
+	// UnacknowledgedCount counts them for everyone but a co-mediator no
+	// seated mediator has confirmed yet, who reads no disclosure (0).
 	Unacknowledged      []string `json:"unacknowledged,omitempty"`
 	UnacknowledgedCount int      `json:"unacknowledgedCount"`
 	// OverdueFollowUps are the check-ins (days after closure) that are due

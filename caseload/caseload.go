@@ -195,8 +195,8 @@ func (s *Service) hasOverdue(ctx context.Context, caseID string, now time.Time) 
 // mediator has confirmed yet (cases.Service.Admission), whom policy shows
 // none of the case's sessions (unconfirmed-mediators-see-no-sessions):
 // their row has the case's title and stage, not its next session, its
-// overdue check-ins or who has not acknowledged the disclosures (which
-// they do not read either). c itself is left as it was.
+// overdue check-ins or who (nor how many) have not acknowledged the
+// disclosures (which they do not read either). c itself is left as it was.
 func (s *Service) waiting(ctx context.Context, p policy.User, c *cases.Case) (bool, error) {
 	gate := *c
 	if err := s.Cases.Admission(ctx, &gate); err != nil {
@@ -208,7 +208,8 @@ func (s *Service) waiting(ctx context.Context, p policy.User, c *cases.Case) (bo
 
 // row is case c's row: full for its mediators (the title, who has not
 // acknowledged the disclosures, overdue check-ins), less for one who is
-// waiting to be confirmed (waiting: no next session either).
+// waiting to be confirmed (waiting: the title and stage, but no next
+// session, and neither who nor how many have not acknowledged).
 func (s *Service) row(ctx context.Context, c *cases.Case, full, waiting bool, norms map[normKey]api.StageNorm, now time.Time) (api.CaseloadRow, error) {
 	since := c.Created
 	if n := len(c.StageHistory); n > 0 {
@@ -230,9 +231,9 @@ func (s *Service) row(ctx context.Context, c *cases.Case, full, waiting bool, no
 				missing = true
 			}
 		}
-		if missing {
+		if missing && !waiting { // they read no disclosure: not even how many have not acknowledged
 			r.UnacknowledgedCount++
-			if full && !waiting {
+			if full {
 				r.Unacknowledged = append(r.Unacknowledged, p.Name)
 			}
 		}

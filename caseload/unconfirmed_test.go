@@ -35,9 +35,10 @@ func (s *seats) SeatedMediators(context.Context, string) ([]string, bool, error)
 
 // TestUnconfirmedMediatorCaseloadRow: in the caseload of a co-mediator no
 // seated mediator has confirmed, their case's row has its title and
-// stage, but not its next session nor who has not acknowledged the
-// disclosures (they see no session and read no disclosure); the seated
-// mediator's row has both, and so has theirs once admitted.
+// stage, but not its next session nor who, or how many, have not
+// acknowledged the disclosures (they see no session and read no
+// disclosure); the seated mediator's row has both, and so has theirs once
+// admitted.
 func TestUnconfirmedMediatorCaseloadRow(t *testing.T) {
 	ctx := t.Context()
 	store, _ := objstore.OpenDir(t.TempDir())
@@ -75,25 +76,25 @@ func TestUnconfirmedMediatorCaseloadRow(t *testing.T) {
 	if _, err := sched.Add(ctx, mia, c.ID, schedule.NewSession{Start: now.Add(50 * time.Hour).Format(schedule.LocalLayout), TimeZone: "UTC", Minutes: 60}); err != nil {
 		t.Fatal(err)
 	}
-	row := func(who account.Account) (next bool, unacked int) {
+	row := func(who account.Account) (next bool, unacked, count int) {
 		t.Helper()
 		v, err := svc.View(ctx, who)
-		if err != nil || len(v.Cases) != 1 || v.Cases[0].Title != "Flat 10" || v.Cases[0].UnacknowledgedCount != 1 {
+		if err != nil || len(v.Cases) != 1 || v.Cases[0].Title != "Flat 10" || v.Cases[0].Stage != string(cases.StagePreparation) {
 			t.Fatalf("%s's caseload: %+v, %v", who.Name, v, err)
 		}
-		return v.Cases[0].NextSession != nil, len(v.Cases[0].Unacknowledged)
+		return v.Cases[0].NextSession != nil, len(v.Cases[0].Unacknowledged), v.Cases[0].UnacknowledgedCount
 	}
-	if next, unacked := row(mia); !next || unacked != 1 {
-		t.Fatalf("Mia's row: next session %v, %d names", next, unacked)
+	if next, unacked, count := row(mia); !next || unacked != 1 || count != 1 {
+		t.Fatalf("Mia's row: next session %v, %d names, count %d", next, unacked, count)
 	}
-	if next, unacked := row(max); next || unacked != 0 {
-		t.Fatalf("Max's row before he is confirmed: next session %v, %d names", next, unacked)
+	if next, unacked, count := row(max); next || unacked != 0 || count != 0 {
+		t.Fatalf("Max's row before he is confirmed: next session %v, %d names, count %d", next, unacked, count)
 	}
 	m.mu.Lock()
 	m.seated = []string{mia.ID, max.ID}
 	m.mu.Unlock()
 	cs.ForgetSeats(c.ID)
-	if next, unacked := row(max); !next || unacked != 1 {
-		t.Fatalf("Max's row once admitted: next session %v, %d names", next, unacked)
+	if next, unacked, count := row(max); !next || unacked != 1 || count != 1 {
+		t.Fatalf("Max's row once admitted: next session %v, %d names, count %d", next, unacked, count)
 	}
 }

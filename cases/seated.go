@@ -284,10 +284,10 @@ func (s *Service) authorizeConfirmed(ctx context.Context, actor account.Account,
 
 // mutateConfirmed is mutate for a change of the case record a mediator no
 // seated mediator has confirmed may not make (case.update: the stage and
-// its notes, objectives, the outcome; case.terms_set), decided with
-// Admission's fact, read before the change and under no lock. A refusal
-// by RuleUnconfirmedRecord is audited naming it and says what the
-// mediator waits for (what: "change this case's stage").
+// its notes, objectives, the outcome; case.disclose; case.terms_set),
+// decided with Admission's fact, read before the change and under no
+// lock. A refusal by RuleUnconfirmedRecord is audited naming it and says
+// what the mediator waits for (what: "change this case's stage").
 func (s *Service) mutateConfirmed(ctx context.Context, actor account.Account, id string, a policy.Action, what string, change func(c *Case, ev *audit.Event) error) (*Case, error) {
 	c, err := s.loadFor(ctx, actor, id, a)
 	if err != nil {
@@ -323,6 +323,32 @@ func (s *Service) ViewFor(ctx context.Context, actor account.Account, c *Case) (
 		return c.RosterView(), nil
 	}
 	return c.ForViewer(actor.ID), nil
+}
+
+// rosterOnly reports whether actor, who may read case c, reads only its
+// roster view (ViewFor): a mediator no seated mediator has confirmed
+// (Admission, policy unconfirmed-mediators-read-the-roster-only, asked
+// about case.update). The key directory is asked only when it could say
+// so: when actor is one of more than one mediator of c not recused (with
+// one, nobody is unconfirmed). c itself is left as it was (the fact is
+// put in a copy: a case list's records are shared). Call it under no
+// lock.
+func (s *Service) rosterOnly(ctx context.Context, actor account.Account, c *Case) (bool, error) {
+	active := 0
+	for _, m := range c.Mediators {
+		if m.Recused == nil {
+			active++
+		}
+	}
+	if active < 2 || !c.activeMediator(actor.ID) {
+		return false, nil
+	}
+	gate := *c
+	if err := s.Admission(ctx, &gate); err != nil {
+		return false, err
+	}
+	d := s.policy.Decide(actor.Principal(), policy.CaseUpdate, gate.Facts())
+	return !d.Allowed && slices.Contains(d.Policies, RuleUnconfirmedRecord), nil
 }
 
 // RosterView is the case as a mediator no seated mediator has confirmed

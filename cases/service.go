@@ -421,6 +421,13 @@ func (s *Service) Summary(ctx context.Context, actor account.Account, id string)
 	if err := s.authorize(ctx, actor, policy.CaseReadSummary, c); err != nil {
 		return Summary{}, err
 	}
+	waiting, err := s.rosterOnly(ctx, actor, c)
+	if err != nil {
+		return Summary{}, err
+	}
+	if waiting {
+		return c.RosterView().Summary(), nil
+	}
 	return c.SummaryFor(actor.ID), nil
 }
 
@@ -434,6 +441,11 @@ type Listed = api.Listed
 // List returns the cases the actor may see, newest first. Refusals here are
 // not audited: not listing a case is not an attempt to reach it.
 //
+// A mediator no seated mediator has confirmed (Admission, asked only of a
+// case with more than one mediator not recused, the actor among them:
+// rosterOnly) has the row of the roster view: no outcome. If the key
+// directory cannot say, the list fails, as the caseload does.
+//
 // A participant whose account records its case (account.Account.CaseID:
 // every account an invitation's join made since it was recorded) sits in
 // that case only, so only that case is read, however many the program
@@ -445,14 +457,21 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 	// row is what actor is shown of c, as policy decides on c: nil for
 	// nothing.
 	p := actor.Principal()
-	row := func(c *Case) *Listed {
+	row := func(c *Case) (*Listed, error) {
 		switch {
 		case s.policy.Decide(p, policy.CaseRead, c.Facts()).Allowed:
-			return &Listed{Summary: c.SummaryFor(actor.ID), Title: c.Title, Relation: relation(c, actor.ID)}
+			waiting, err := s.rosterOnly(ctx, actor, c)
+			if err != nil {
+				return nil, err
+			}
+			if waiting {
+				return &Listed{Summary: c.RosterView().Summary(), Title: c.Title, Relation: relation(c, actor.ID)}, nil
+			}
+			return &Listed{Summary: c.SummaryFor(actor.ID), Title: c.Title, Relation: relation(c, actor.ID)}, nil
 		case s.policy.Decide(p, policy.CaseReadSummary, c.Facts()).Allowed:
-			return &Listed{Summary: c.Summary(), Relation: "records"}
+			return &Listed{Summary: c.Summary(), Relation: "records"}, nil
 		}
-		return nil
+		return nil, nil
 	}
 	if actor.Role == policy.RoleParticipant && actor.CaseID != "" {
 		c, err := s.load(ctx, actor.CaseID)
@@ -463,7 +482,11 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 		if err != nil {
 			return nil, err
 		}
-		if r := row(c); r != nil {
+		r, err := row(c)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
 			out = append(out, *r)
 		}
 		return out, nil
@@ -493,7 +516,11 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 		}
 		info := listed[i]
 		if c := s.listCache.get(info.Key, info.ETag); c != nil {
-			rows[i] = row(c)
+			r, err := row(c)
+			if err != nil {
+				fail.set(err)
+			}
+			rows[i] = r
 			return
 		}
 		var c Case
@@ -515,7 +542,11 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 		} else {
 			s.listCache.put(info.Key, etag, info.Size, cp)
 		}
-		rows[i] = row(cp)
+		r, err := row(cp)
+		if err != nil {
+			fail.set(err)
+		}
+		rows[i] = r
 	})
 	if err := fail.get(); err != nil {
 		return nil, err

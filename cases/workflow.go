@@ -111,12 +111,15 @@ func (s *Service) AddObjective(ctx context.Context, actor account.Account, id st
 }
 
 // Disclose records a conflict-of-interest disclosure by the acting mediator.
-// Parties and counsel then acknowledge it.
+// Parties and counsel then acknowledge it. A mediator no seated mediator
+// has confirmed (Admission) makes none: the parties would read it and be
+// asked to acknowledge it, so whoever holds such an account could put text
+// in front of them (unconfirmed-mediators-read-the-roster-only).
 func (s *Service) Disclose(ctx context.Context, actor account.Account, id, text string) (*Case, error) {
 	if err := checkText("text", text, MaxTextLen); err != nil {
 		return nil, err
 	}
-	return s.mutate(ctx, actor, id, policy.CaseDisclose, func(c *Case, ev *audit.Event) error {
+	return s.mutateConfirmed(ctx, actor, id, policy.CaseDisclose, "make a disclosure in this case", func(c *Case, ev *audit.Event) error {
 		if len(c.Disclosures) >= MaxDisclosures {
 			return fault.Invalid("text", fmt.Sprintf("a case holds at most %d disclosures", MaxDisclosures))
 		}

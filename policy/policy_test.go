@@ -52,8 +52,8 @@ func TestCaseMatrix(t *testing.T) {
 		"recused":   {},
 		"other-med": {},
 		// Reads the record (the roster view: cases.Service.ViewFor), changes
-		// nobody in it and nothing of it but their own disclosure (base.cedar).
-		"unconfirmed":  {CaseRead, CaseReadSummary, CaseDisclose},
+		// nobody in it and nothing of it, and makes no disclosure (base.cedar).
+		"unconfirmed":  {CaseRead, CaseReadSummary},
 		"party":        {CaseRead, CaseReadSummary, CaseAcknowledge},
 		"counsel":      {CaseRead, CaseReadSummary, CaseAcknowledge},
 		"observer":     {CaseRead, CaseReadSummary},

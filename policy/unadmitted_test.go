@@ -41,8 +41,8 @@ func TestUnadmittedMediatorAddsNobody(t *testing.T) {
 // TestUnconfirmedMediatorReadsNothing: a mediator of the case record whom
 // no seated mediator has confirmed (Case.Unconfirmed) handles no document,
 // is in no room, sees no session or outbox, and recuses no one else, adds
-// no mediator and removes no participant, changes nothing of the record
-// and reads or sets no terms, reads and drafts no agreement, sees no hand,
+// no mediator and removes no participant, changes nothing of the record,
+// makes no conflict disclosure and reads or sets no terms, reads and drafts no agreement, sees no hand,
 // controls, opens, closes and signs no room and is put in none — each
 // refusal naming its rule —
 // while a confirmed co-mediator keeps all of it. Without the fact nothing
@@ -89,7 +89,7 @@ func TestUnconfirmedMediatorReadsNothing(t *testing.T) {
 			})
 		}
 	}
-	for _, a := range []Action{CaseUpdate, CaseTermsSet} {
+	for _, a := range []Action{CaseUpdate, CaseDisclose, CaseTermsSet} {
 		check(string(a), "unconfirmed-mediators-read-the-roster-only", func(u User, c *Case) Decision { return e.Decide(u, a, c) })
 	}
 	for _, a := range []Action{AgreementRead, AgreementDraft} {
@@ -111,7 +111,7 @@ func TestUnconfirmedMediatorReadsNothing(t *testing.T) {
 		t.Errorf("a room opened with the unconfirmed mediator in it: %+v", d)
 	}
 	check(string(CaseInvite), "unconfirmed-mediators-see-no-invitations", func(u User, c *Case) Decision { return e.Decide(u, CaseInvite, c) })
-	for _, a := range []Action{CaseRead, CaseReadSummary, CaseDisclose, CaseReentry} {
+	for _, a := range []Action{CaseRead, CaseReadSummary, CaseReentry} {
 		if !e.Decide(m2, a, c).Allowed {
 			t.Errorf("%s refused to the unconfirmed mediator", a)
 		}

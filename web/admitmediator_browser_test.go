@@ -14,7 +14,8 @@ import (
 // TestBrowserAdmitMediator drives web/client/test/admitmediator.mjs in
 // Chromium: a co-mediator added to the case record ("ask comediator")
 // reads nothing of party A's caucus while the mediator's page only shows
-// a notice naming them; the mediator asks, cancels, asks again and
+// a notice naming them (and their case desk offers no disclosure, nor any
+// other change but stepping off); the mediator asks, cancels, asks again and
 // confirms; then the co-mediator reads what A writes in the caucus. The
 // mediator's device never signs a new mediator in on the record's word
 // (docs/protocol.md, Membership statements).

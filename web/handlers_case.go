@@ -93,9 +93,11 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 func (a *API) caseView(r *http.Request, c *cases.Case) *cases.Case {
 	actor, _ := actorFrom(r.Context())
 	if a.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
-		// The answer of a change a co-mediator no seated mediator has
-		// confirmed may still make (a disclosure) is the roster view, as
-		// their GET is; if the key directory cannot say, the short shape.
+		// A co-mediator no seated mediator has confirmed changes nothing
+		// of the case but their own recusal (after which they read
+		// nothing); should a change of theirs answer, it is the roster
+		// view, as their GET is; if the key directory cannot say, the
+		// short shape.
 		if v, err := a.cases.ViewFor(r.Context(), actor, c); err == nil {
 			return v
 		}

@@ -24,6 +24,7 @@ const deskAPI = {
   stage: (id: string, stage: W.Stage, note: string) => call<W.Case>("POST", casePath(id) + "/stage", { stage, note } satisfies W.StageRequest),
   recuse: (id: string, mediatorId: string, reason: string) => call<W.Case>("POST", casePath(id) + "/recusals", { mediatorId, reason } satisfies W.RecuseRequest),
   outcome: (id: string, req: W.OutcomeRequest) => call<W.OutcomeResponse>("POST", casePath(id) + "/outcome", req),
+  rooms: (id: string) => call<W.RoomView[]>("GET", casePath(id) + "/rooms"),
 };
 
 /** A refusal in words: the server's field detail when it gave one, never a status code alone. */
@@ -214,6 +215,16 @@ function newCaseForm(): HTMLElement {
 
 let c: W.Case;
 /**
+ * The case (its id) whose mediators have not confirmed this mediator yet:
+ * the server gives them no room (its list of rooms is empty, as the rooms
+ * page's waiting check reads it), only the case's roster, and refuses
+ * them every change of the case but stepping off. Their desk shows the
+ * people and the stage, says what they wait for, and offers no form the
+ * server would refuse (no disclosure: the parties would be asked to
+ * acknowledge it). Read when the case is opened.
+ */
+let waitingOf = "";
+/**
  * The invited list of case pendingOf (always the case on screen: it is
  * emptied whenever another case is opened, so one case's invitations are
  * never drawn under another): null until it is read, or when its read
@@ -280,7 +291,13 @@ async function caseDesk(id: string, hello = ""): Promise<void> {
       return;
     }
     c = got;
-    if (activeMediator() && !c.closed) {
+    waitingOf = "";
+    if (activeMediator() && c.mediators.filter((m) => !m.recused).length > 1) {
+      const rooms = await deskAPI.rooms(id).catch(() => null);
+      if (shown !== id) return;
+      if (rooms?.length === 0) waitingOf = id;
+    }
+    if (activeMediator() && waitingOf !== id && !c.closed) {
       await readPending(id).catch(() => { if (shown === id && pendingOf === id && pending === null) pendingFailed = true; return false; });
     }
   } catch (e) {
@@ -468,7 +485,9 @@ function changed(nc: W.Case, focus: string, status = "") {
 function renderCase(hello = "") {
   document.getElementById("case-title")!.textContent = c.title;
   const closed = !!c.closed;
-  const mine = activeMediator();
+  const active = activeMediator();
+  const waiting = active && waitingOf === c.id;
+  const mine = active && !waiting;
   main.replaceChildren(
     h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
     h("h1", { id: "desk-title" }, c.title),
@@ -476,13 +495,16 @@ function renderCase(hello = "") {
     said,
     h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + (c.reference ? ` · docket or file number ${c.reference}` : "") + ` · opened ${dayWords(c.created)}` +
       ` · sides: ${c.sides.map((s) => s.label).join(", ")}`),
-    !mine ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
+    !active ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
+    waiting ? h("p", { class: "refusal", role: "status", id: "desk-waiting" }, "No mediator already in this case has confirmed you as a co-mediator yet. " +
+      "Until one does, you see who is in it and its stage, but not its objectives, disclosures or outcome, and you cannot change it or make a disclosure. " +
+      "They will check your safety number with you by phone (on the case's rooms page), then admit you. You can still step off this case below.") : "",
     peopleSection(mine && !closed),
     stageSection(mine),
-    objectivesSection(mine && !closed),
-    disclosuresSection(mine),
-    outcomeSection(mine),
-    mine ? stepOffSection() : "");
+    waiting ? "" : objectivesSection(mine && !closed),
+    waiting ? "" : disclosuresSection(mine),
+    waiting ? "" : outcomeSection(mine),
+    active ? stepOffSection() : "");
   const kept = surveysKept.get(c.id);
   if (kept) document.getElementById("desk-outcome")?.append(kept);
   drawNotes();

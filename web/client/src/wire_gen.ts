@@ -486,6 +486,10 @@ export interface PendingMediator {
 
 /**
  * Summary is what records staff may see of a case: no title, names, or text.
+ * Outcome is whole for records staff and the case's active mediators, its result
+ * alone for anyone else in the case, and absent for a mediator no seated
+ * mediator has confirmed yet (who reads the roster view: every other field
+ * is in it, StageHistory without notes, as for everyone here).
  */
 export interface Summary {
   id: string;

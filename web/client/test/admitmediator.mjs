@@ -6,7 +6,8 @@
 //
 // The mediator's page signs the rooms' new epochs without Sam and shows a
 // notice naming them; Sam, signed in, reads nothing A writes in the
-// caucus, and Sam's invitation is refused in words. The mediator asks,
+// caucus, Sam's invitation is refused in words, and Sam's case desk says
+// what Sam waits for and offers no disclosure. The mediator asks,
 // cancels (nothing happens), asks again and confirms; A writes again and
 // Sam reads it.
 import { passGate } from "./gate.mjs";
@@ -82,6 +83,22 @@ await run(async () => {
   const refused = await refusal.innerText();
   check(refused.includes("once a mediator already in this case has confirmed you") && !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(refused),
     "Sam's invitation is refused in plain words: " + refused);
+  // Sam's case desk (the waiting page's "Case desk" button) shows the
+  // people and the stage and says what Sam waits for, with no form the
+  // server would refuse: no disclosure (the parties would be asked to
+  // acknowledge it), objective, stage change or outcome. Stepping off stays.
+  const desk = await sam.context().newPage();
+  await desk.goto(base + "/app#desk=" + env("PARLEY_CASE"));
+  const deskWait = desk.locator("#desk-waiting");
+  await deskWait.waitFor({ timeout: LONG });
+  const deskWords = await deskWait.innerText();
+  check(deskWords.includes("No mediator already in this case has confirmed you as a co-mediator yet") && deskWords.includes("make a disclosure") &&
+    deskWords.includes("step off") && !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(deskWords), "Sam's desk says what Sam waits for: " + deskWords);
+  check(await desk.locator("#desk-disclosures, #desk-disclosure-form, #desk-objectives, #desk-outcome, #desk-stage button").count() === 0,
+    "Sam's desk offers no disclosure, objective, stage change or outcome");
+  check(await desk.locator("#desk-people-list").count() === 1 && await desk.locator("#desk-stepoff-form").count() === 1,
+    "Sam's desk shows the people and the way to step off");
+  await desk.close();
 
   // Ask, cancel: nothing happens.
   await item.locator("button.admit-mediator-ask").click();
