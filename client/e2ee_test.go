@@ -27,8 +27,9 @@ import (
 // MinIO bucket and a fresh master key) and its own accounts, cases and
 // devices, so none sees another's, and much of each one's time is spent
 // waiting (on a mediator's signed statement, compaction, a retry's pause)
-// rather than on the CPU. The two that read MinIO's whole data directory
-// or a dump of Redis look only for canaries of their own.
+// rather than on the CPU. The two that read MinIO's data directory (their
+// bucket's and MinIO's own files: scanMinIO) or a dump of Redis look only
+// for canaries of their own.
 
 // person is someone in the test case with a signed-in client and a device.
 type person struct {

@@ -139,6 +139,7 @@ func TestStorageHoldPausesDisposal(t *testing.T) {
 	t.Parallel()
 	for _, on := range []string{"account", "released-hold"} {
 		t.Run(on, func(t *testing.T) {
+			t.Parallel()
 			store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
 			if err != nil {
 				t.Fatal(err)

@@ -162,7 +162,12 @@ func TestMissingCaseRecordNotCertifiedDestroyed(t *testing.T) {
 		},
 	}
 	for name, f := range scenarios {
-		t.Run(name, func(t *testing.T) { onEachStore(t, f) })
+		// In parallel, as their stores are: one after another, the last
+		// scenario ran alone at the end of the package's run.
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			onEachStore(t, f)
+		})
 	}
 }
 
