@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -272,8 +274,17 @@ func TestDevicelessPartyAdmittedReadsOnlyAfter(t *testing.T) {
 	if len(pending[tc.a.id]) != 1 || pending[tc.a.id][0].ID != fresh.Me.ID {
 		t.Fatalf("pending devices: %v", pending)
 	}
-	// Side B's party cannot admit it; the mediator can.
-	if err := tc.b.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); status(err) != http.StatusForbidden {
+	// Side B's party cannot admit it (its client does not even know of
+	// it: TestOtherSideSeesNoDeviceWaitingForAdmission), nor can an
+	// admission B signs of the record get in; the mediator can.
+	if err := tc.b.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); !errors.Is(err, e2ee.ErrUnknownDevice) {
+		t.Fatalf("side B's client admitted a device it should not know of: %v", err)
+	}
+	end, err := tc.b.x.Me.Endorse(fresh.Me.Record(), tc.caseID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.b.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+tc.caseID+"/e2ee/admissions", api.RecordRequest{Record: end}, nil); status(err) != http.StatusForbidden {
 		t.Fatalf("a party admitted a device: %v", err)
 	}
 	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); err != nil {
@@ -377,5 +388,88 @@ func TestSafetyNumberCountsAdmittedDevices(t *testing.T) {
 	want := e2ee.SafetyNumber(tc.b.id, []*e2ee.DeviceRecord{tc.b.x.Me.Record()}, tc.a.id, []*e2ee.DeviceRecord{tc.a.x.Me.Record(), fresh.Me.Record()})
 	if after != want {
 		t.Fatalf("safety number %s, want the one over A's two devices %s", after, want)
+	}
+}
+
+// TestOtherSideSeesNoDeviceWaitingForAdmission: side A's party opens a
+// link back in on a new browser; until the mediator admits that device,
+// side B's party finds nothing of it in the case's key directory (not the
+// device, not that A waits on the mediator, not when), while A's own
+// account and the mediator see it waiting. Once admitted, B sees it
+// counting, with the admission. Review 377 LOW-1: B's client showed it
+// as pending for A (and for good, if never admitted).
+func TestOtherSideSeesNoDeviceWaitingForAdmission(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{}) // the case's first membership statement: who may admit
+	view := func(who *client.E2EE) *e2ee.Devices {
+		t.Helper()
+		devs, _, err := who.CaseDevices(ctx, tc.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := who.Statements(ctx, tc.caseID, devs); err != nil {
+			t.Fatal(err)
+		}
+		return devs
+	}
+	ids := func(recs []*e2ee.DeviceRecord) []string {
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	before := ids(view(tc.b.x).Active(tc.a.id))
+	if len(before) != 1 {
+		t.Fatalf("B sees A's devices %v", before)
+	}
+
+	fresh := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing)
+	if err := fresh.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second new device that retires itself: neither it nor its
+	// revocation reaches B.
+	gone := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if err := gone.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Revoke(ctx, gone.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := view(tc.b.x)
+	if _, ok := b.Record(tc.a.id, fresh.Me.ID); ok {
+		t.Fatal("side B's key directory lists side A's device waiting for admission")
+	}
+	if _, ok := b.Record(tc.a.id, gone.Me.ID); ok {
+		t.Fatal("side B's key directory lists side A's never-admitted, revoked device")
+	}
+	if p := b.Pending(tc.a.id); len(p) != 0 {
+		t.Fatalf("side B's client counts %d device(s) of A waiting", len(p))
+	}
+	if got := ids(b.Active(tc.a.id)); !slices.Equal(got, before) {
+		t.Fatalf("B's view of A's devices moved: %v, was %v", got, before)
+	}
+	// A's own devices, the waiting one too, and the mediator see it.
+	for who, x := range map[string]*client.E2EE{"A's first device": tc.a.x, "A's new device": fresh, "the mediator": tc.med.x} {
+		if p := ids(view(x).Pending(tc.a.id)); !slices.Equal(p, []string{fresh.Me.ID}) {
+			t.Fatalf("%s sees A's waiting devices %v, want [%s]", who, p, fresh.Me.ID)
+		}
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	b = view(tc.b.x)
+	if !b.Trusted(tc.a.id, fresh.Me.ID) || len(b.Pending(tc.a.id)) != 0 {
+		t.Fatalf("after the admission B sees A's devices %v (pending %v)", ids(b.Active(tc.a.id)), ids(b.Pending(tc.a.id)))
+	}
+	if got := b.Admitted(tc.a.id); len(got) != 1 || got[0].Device.ID != fresh.Me.ID || got[0].By != tc.med.id {
+		t.Fatalf("B sees A's admissions %+v", got)
+	}
+	if _, ok := b.Record(tc.a.id, gone.Me.ID); ok {
+		t.Fatal("side B's key directory lists side A's never-admitted, revoked device")
 	}
 }

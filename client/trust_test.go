@@ -81,16 +81,20 @@ func rewritingServer(t *testing.T, upstream string, rewrite func(*api.Proven)) s
 
 // TestOmittedFirstDeviceRefused: the server registers a device of its own
 // under party A's account and then leaves A's real first device out of
-// the case's device list, so that its device looks like A's first. Side
-// B's client pinned A's first device the first time it saw it, and
-// refuses the answer instead of sealing anything to the rogue device.
+// the case's device list, so that its device looks like A's first. The
+// mediator's client pinned A's first device the first time it saw it,
+// and refuses the answer instead of sealing anything to the rogue device.
+// (The mediator, who admits new devices, is shown devices nobody
+// endorsed; side B's party is not — TestOtherSideSeesNoDeviceWaitingForAdmission —
+// so a server lying to B would also have to add the rogue record to the
+// answer, which the same pin refuses.)
 func TestOmittedFirstDeviceRefused(t *testing.T) {
 	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
-	// B's device sees the case's devices once, honestly.
-	if _, _, err := tc.b.x.CaseDevices(ctx, tc.caseID); err != nil {
+	// The mediator's device sees the case's devices once, honestly.
+	if _, _, err := tc.med.x.CaseDevices(ctx, tc.caseID); err != nil {
 		t.Fatal(err)
 	}
 	rogue := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
@@ -101,9 +105,9 @@ func TestOmittedFirstDeviceRefused(t *testing.T) {
 	if _, err := n.KeyDir.Register(ctx, acct, rogue.Me.Record().Raw, 0); err != nil {
 		t.Fatal(err)
 	}
-	// The same device of B, now talking to the omitting server.
-	lying := client.New(omittingServer(t, n.URL, tc.a.x.Me.ID), tc.b.c.Token)
-	bx, err := lying.E2EE(tc.b.dir)
+	// The same device of the mediator, now talking to the omitting server.
+	lying := client.New(omittingServer(t, n.URL, tc.a.x.Me.ID), tc.med.c.Token)
+	bx, err := lying.E2EE(tc.med.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +120,7 @@ func TestOmittedFirstDeviceRefused(t *testing.T) {
 		t.Fatalf("opening the case through the omitting server: %v", err)
 	}
 	// The honest answer still passes.
-	if _, _, err := tc.b.x.CaseDevices(ctx, tc.caseID); err != nil {
+	if _, _, err := tc.med.x.CaseDevices(ctx, tc.caseID); err != nil {
 		t.Fatalf("honest answer after the refused one: %v", err)
 	}
 }

@@ -377,6 +377,13 @@ func (s *Service) list(ctx context.Context, prefix string) ([]*stored, error) {
 // each record against it, plus a consistency proof from since (a size the
 // client saw before; 0 for none).
 func (s *Service) prove(ctx context.Context, since int64, groups ...[]*stored) (*Proven, [][]Logged, error) {
+	return s.proveSome(ctx, since, func(int64) [][]*stored { return groups })
+}
+
+// proveSome is prove of the groups pick returns given the checkpoint's
+// size (every record it returns must be logged before it: pick may leave
+// out records by what else the checkpoint covers).
+func (s *Service) proveSome(ctx context.Context, since int64, pick func(size int64) [][]*stored) (*Proven, [][]Logged, error) {
 	signed, err := s.log.Checkpoint(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -396,6 +403,7 @@ func (s *Service) prove(ctx context.Context, since int64, groups ...[]*stored) (
 		}
 		p.Consistency = hashes(proof)
 	}
+	groups := pick(cp.Size)
 	out := make([][]Logged, len(groups))
 	for g, group := range groups {
 		out[g] = []Logged{}
@@ -757,7 +765,12 @@ func caseAccounts(c *cases.Case) []string {
 }
 
 // CaseDevices lists the devices of everyone in a case, for the people of
-// the case only (policy: case.read).
+// the case only (policy: case.read). The case's mediators (case.update)
+// get every device, the ones waiting to be admitted among them (they
+// admit them); anyone else gets every device of their own account and,
+// of everyone else's, only the devices that may count ([endorsedOnly]):
+// a participant does not learn that someone of the other side opened a
+// link back in on a new device the mediator has not admitted yet.
 func (s *Service) CaseDevices(ctx context.Context, actor account.Account, caseID string, since int64) (*Proven, error) {
 	if err := validCase(caseID); err != nil {
 		return nil, err
@@ -778,12 +791,108 @@ func (s *Service) CaseDevices(ctx context.Context, actor account.Account, caseID
 		}
 		devs, revs, ends = append(devs, d...), append(revs, r...), append(ends, e...)
 	}
-	p, groups, err := s.prove(ctx, since, devs, revs, ends)
+	all := s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed
+	p, groups, err := s.proveSome(ctx, since, func(size int64) [][]*stored {
+		if all {
+			return [][]*stored{devs, revs, ends}
+		}
+		d, r, e := endorsedOnly(actor.ID, size, devs, revs, ends)
+		return [][]*stored{d, r, e}
+	})
 	if err != nil {
 		return nil, err
 	}
 	p.Devices, p.Revocations, p.Endorsements = groups[0], groups[1], groups[2]
 	return p, nil
+}
+
+// endorsedOnly keeps, of the devices, revocations and endorsements
+// logged before size, every one of account mine and, of every other
+// account, the devices that may count for it: its first device (the
+// lowest log index: clients pin it, [e2ee.Devices.CheckFirsts]) and,
+// until nothing changes, each device endorsed (a same-account link, or
+// an admission in the case: the endorsements given) by a device kept.
+// A device registered that nobody linked or admitted (someone's new
+// browser waiting for the mediator) is left out with what it signed and
+// what revokes it.
+//
+// Clients lose nothing by it: a device counts for them only if it is the
+// first or endorsed by one that counts (the same rule with more
+// conditions: revocations, the case's mediators, signatures), so every
+// device that may count is kept; a revocation counts only if signed by
+// the revoked device or one of its account's own chain, both kept; the
+// first device stays the first; and an endorsement or revocation is kept
+// only with its device and its signer, so clients never meet a signer
+// they do not know (tlogverify.Verified.Directory refuses a revocation by
+// an unknown device). Each listed record still comes with its inclusion
+// proof; the log never proved the list complete.
+func endorsedOnly(mine string, size int64, devs, revs, ends []*stored) (d, r, e []*stored) {
+	type dev struct{ account, id string }
+	logged := func(st *stored) bool { return st.Index < size }
+	first := map[string]*e2ee.DeviceRecord{}
+	firstAt := map[string]int64{}
+	for _, st := range devs {
+		rec, err := e2ee.DecodeDeviceRecord(st.Record)
+		if err != nil || !logged(st) {
+			continue
+		}
+		f, ok := first[rec.Account]
+		if !ok || st.Index < firstAt[rec.Account] || (st.Index == firstAt[rec.Account] && rec.ID < f.ID) {
+			first[rec.Account], firstAt[rec.Account] = rec, st.Index
+		}
+	}
+	kept := map[dev]bool{}
+	present := map[dev]bool{}
+	for _, st := range devs {
+		rec, err := e2ee.DecodeDeviceRecord(st.Record)
+		if err != nil || !logged(st) {
+			continue
+		}
+		present[dev{rec.Account, rec.ID}] = true
+		if rec.Account == mine || first[rec.Account].ID == rec.ID {
+			kept[dev{rec.Account, rec.ID}] = true
+		}
+	}
+	var endorsements []*e2ee.Endorsement
+	for _, st := range ends {
+		if en, err := e2ee.DecodeEndorsement(st.Record); err == nil && logged(st) {
+			endorsements = append(endorsements, en)
+		} else {
+			endorsements = append(endorsements, nil)
+		}
+	}
+	// Each pass keeps at least one more device, or stops: bounded by the
+	// number of devices.
+	for changed := true; changed; {
+		changed = false
+		for _, en := range endorsements {
+			if en == nil {
+				continue
+			}
+			to := dev{en.Account, en.Device}
+			if kept[to] || !present[to] || !kept[dev{en.By, en.ByDev}] {
+				continue
+			}
+			kept[to] = true
+			changed = true
+		}
+	}
+	for _, st := range devs {
+		if rec, err := e2ee.DecodeDeviceRecord(st.Record); err == nil && logged(st) && kept[dev{rec.Account, rec.ID}] {
+			d = append(d, st)
+		}
+	}
+	for _, st := range revs {
+		if v, err := e2ee.DecodeRevocation(st.Record); err == nil && logged(st) && kept[dev{v.Account, v.Device}] && kept[dev{v.Account, v.By}] {
+			r = append(r, st)
+		}
+	}
+	for i, st := range ends {
+		if en := endorsements[i]; en != nil && kept[dev{en.Account, en.Device}] && kept[dev{en.By, en.ByDev}] {
+			e = append(e, st)
+		}
+	}
+	return d, r, e
 }
 
 // MaxStatements is the most membership statements one case holds. A
