@@ -582,12 +582,12 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
           } finally { yes.disabled = false; }
         },
       }, "Withdraw the invitation") as HTMLButtonElement;
-      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
-        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}`, p.emailHint ? h("span", {}, ", ", addressWords(p.emailHint)) : "", `, ${made}?`)),
+      const question = h("p", { id: q, tabindex: "-1" }, h("strong", {}, `Withdraw the invitation for ${who}`, p.emailHint ? h("span", {}, ", ", addressWords(p.emailHint)) : "", `, ${made}?`));
+      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q }, question,
         h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
         p.emailed ? h("p", { class: "note" }, "If its email has not gone out yet, it is not sent.") : "",
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(); ask.focus(); } }, "Cancel")), err));
-      yes.focus();
+      question.focus(); // not the button: Enter pressed twice must not withdraw
     },
   }, "Withdraw…");
   return h("li", {}, who, p.emailHint ? h("span", { class: "invite-address" }, ", ", addressWords(p.emailHint)) : "",
@@ -795,14 +795,14 @@ function closeControl(move: (to: W.Stage, note: string, done: string) => Promise
     onclick: () => {
       const yes = h("button", { type: "button", class: "danger", id: "desk-close-confirm", "data-write": "", disabled: !!saving, onclick: () => move("closure", "", "The case is closed. Record its outcome below.") }, "Close this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-close-q", "aria-describedby": "desk-close-what" },
-        h("p", { id: "desk-close-q" }, h("strong", {}, `Close “${c.title}”?`)),
+        h("p", { id: "desk-close-q", tabindex: "-1" }, h("strong", {}, `Close “${c.title}”?`)),
         h("ul", { id: "desk-close-what" },
           h("li", {}, "The case can never be reopened or moved to another stage."),
           h("li", {}, "No more objectives or invitations can be added (you can still add a conflict disclosure)."),
           h("li", {}, "The clock starts for keeping, and later destroying, its records under the program's retention schedule."),
           h("li", {}, "Everyone in the case sees that it is closed. You then record the outcome, which makes a satisfaction survey link for each party and lawyer.")),
-        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => box.replaceChildren(ask) }, "Cancel"))));
-      yes.focus();
+        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(ask); ask.focus(); } }, "Cancel"))));
+      document.getElementById("desk-close-q")?.focus(); // not the button: Enter pressed twice must not close the case
     },
   }, `Move on to: ${stageTitle.closure}…`);
   box.append(ask);
@@ -1038,7 +1038,7 @@ function stepOffSection(): HTMLElement {
         },
       }, "Step off this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },
-        h("p", { id: "desk-stepoff-q" }, h("strong", {}, `Step off “${c.title}”?`)),
+        h("p", { id: "desk-stepoff-q", tabindex: "-1" }, h("strong", {}, `Step off “${c.title}”?`)),
         h("ul", {},
           h("li", {}, "You stop being a mediator on this case at once: its rooms, documents and this desk close to you."),
           h("li", {}, "This is final: you cannot be added back to this case."),
@@ -1048,7 +1048,7 @@ function stepOffSection(): HTMLElement {
             : "You are its only mediator: the case has none until the program assigns another."),
           h("li", {}, "Everyone in the case sees that you stepped off, and your reason.")),
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => box.replaceChildren() }, "Cancel"))));
-      yes.focus();
+      document.getElementById("desk-stepoff-q")?.focus(); // not the button: Enter pressed twice must not step off
     },
   }, h("label", { for: "desk-stepoff-reason" }, "Why you are stepping off (for example: a conflict of interest came to light)"), reason,
   audience("everyone in the case sees that you stepped off and your reason. The audit log records that you did."),

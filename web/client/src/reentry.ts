@@ -208,8 +208,8 @@ function confirmRemove(p: Participant, ctx: PeopleContext, out: HTMLElement): vo
     },
   }, `Yes, remove ${p.name}`);
   out.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "remove-q", class: "confirm" },
-    h("p", { id: "remove-q" }, `Remove ${p.name} from this case? They are signed out at once, can no longer read or post anything here, and new messages are locked against them. What they have already read stays with them. To replace them, remove them and invite the new person. This cannot be undone.`),
+    h("p", { id: "remove-q", tabindex: "-1" }, `Remove ${p.name} from this case? They are signed out at once, can no longer read or post anything here, and new messages are locked against them. What they have already read stays with them. To replace them, remove them and invite the new person. This cannot be undone.`),
     h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => out.replaceChildren() }, `Keep ${p.name}`))));
-  yes.focus();
+  document.getElementById("remove-q")?.focus(); // not the button: Enter pressed twice must not remove
 }
 
