@@ -7,6 +7,7 @@
 // encryption keys: it is the case's record, not its conversation.
 import { call, casePath, APIError, staffWords, notConfirmed, saysInternal } from "./api";
 import type * as W from "./wire_gen";
+import { ProblemTypeBase } from "./wire_gen";
 import { h } from "./dom";
 import { latest } from "./latest";
 import { personName } from "./names";
@@ -36,6 +37,27 @@ function errWords(e: unknown): string {
   }
   return staffWords(e); // a mediator's screen: the refusal's own words (who has not accepted yet)
 }
+/**
+ * Whether a write's answer leaves open if it was saved: no answer came (the
+ * connection was lost), or the server failed (5xx) other than saying it was
+ * too busy to start (503 busy). A refusal (4xx) is definite: nothing was saved.
+ */
+export function outcomeUnknown(e: unknown): boolean {
+  if (e instanceof APIError) return e.status === 0 || (e.status >= 500 && !(e.status === 503 && e.problem.type === ProblemTypeBase + ("busy" satisfies W.ProblemType)));
+  return e instanceof TypeError; // fetch: no answer at all
+}
+
+/**
+ * A failed write in words: definite for a refusal ("Not disclosed: …"), open
+ * when nobody can tell whether it was saved (what: "the disclosure"): a
+ * disclosure or an invitation sent again blindly could be saved twice.
+ * The words are the agreement's (agreement.ts: "We can't tell yet whether …").
+ */
+function writeFailed(x: unknown, refused: string, what: string, see = "reload the case"): string {
+  return outcomeUnknown(x) ? unknownWords(what, see) : `${refused}: ${errWords(x)}.`;
+}
+export const unknownWords = (what: string, see = "reload the case") => `We can't tell yet whether ${what} was saved: ${see} to see before trying again.`;
+
 const fieldWords: Record<string, string> = {
   title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",
   name: "Name", email: "Email", role: "Takes part as", side: "Side", reason: "Reason", result: "Result", sessions: "Sessions", hours: "Hours",
@@ -192,7 +214,7 @@ function newCaseForm(): HTMLElement {
         const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
         go("desk=" + c.id);
         await caseDesk(c.id, "The case is open. Invite the people taking part next.");
-      } catch (x) { err.textContent = "Not opened: " + errWords(x) + "."; }
+      } catch (x) { err.textContent = writeFailed(x, "Not opened", "the new case", "go back to your list of cases"); }
     },
   },
   h("h2", { id: "new-case-title" }, "Open a new case"),
@@ -222,6 +244,16 @@ let c: W.Case;
 let pending: W.PendingInvite[] | null = null;
 let pendingOf = "";
 let pendingFailed = false;
+/**
+ * The case whose invited list the server refused because no mediator already
+ * in it has admitted this mediator (mediator-not-confirmed): until one does,
+ * the desk offers them nothing the server refuses them (stage, objectives,
+ * invitations, the outcome) and says why; stepping off and disclosing stay.
+ */
+let unseatedOf = "";
+/** One plain line where a mediator not admitted yet would find a control (what: "invite people"). */
+const notAdmittedYet = (what: string, id: string) =>
+  h("p", { class: "note desk-not-admitted", id }, `You can ${what} once a mediator already in this case has admitted you.`);
 // The invited list is read again after each invitation and withdrawal, and
 // after two quick ones the first read can be answered after the second:
 // taken, it would put the list back as it was before the second (an
@@ -281,7 +313,12 @@ async function caseDesk(id: string, hello = ""): Promise<void> {
     }
     c = got;
     if (activeMediator() && !c.closed) {
-      await readPending(id).catch(() => { if (shown === id && pendingOf === id && pending === null) pendingFailed = true; return false; });
+      if (unseatedOf === id) unseatedOf = "";
+      await readPending(id).catch((e) => {
+        if (shown === id && e instanceof APIError && e.status === 403 && notConfirmed(e)) unseatedOf = id;
+        else if (shown === id && pendingOf === id && pending === null) pendingFailed = true;
+        return false;
+      });
     }
   } catch (e) {
     if (shown !== id) return;
@@ -469,6 +506,8 @@ function renderCase(hello = "") {
   document.getElementById("case-title")!.textContent = c.title;
   const closed = !!c.closed;
   const mine = activeMediator();
+  // Not admitted yet by a mediator already in the case: what the server would refuse is not offered.
+  const seated = mine && unseatedOf !== c.id;
   main.replaceChildren(
     h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
     h("h1", { id: "desk-title" }, c.title),
@@ -477,11 +516,11 @@ function renderCase(hello = "") {
     h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + (c.reference ? ` · docket or file number ${c.reference}` : "") + ` · opened ${dayWords(c.created)}` +
       ` · sides: ${c.sides.map((s) => s.label).join(", ")}`),
     !mine ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
-    peopleSection(mine && !closed),
-    stageSection(mine),
-    objectivesSection(mine && !closed),
+    peopleSection(seated && !closed, mine && !closed && !seated),
+    stageSection(seated, mine && !seated),
+    objectivesSection(seated && !closed, mine && !closed && !seated),
     disclosuresSection(mine),
-    outcomeSection(mine),
+    outcomeSection(seated, mine && !seated),
     mine ? stepOffSection() : "");
   const kept = surveysKept.get(c.id);
   if (kept) document.getElementById("desk-outcome")?.append(kept);
@@ -491,7 +530,7 @@ function renderCase(hello = "") {
 
 // --- people and invitations ---
 
-function peopleSection(canInvite: boolean): HTMLElement {
+function peopleSection(canInvite: boolean, notYet = false): HTMLElement {
   const lines = c.sides.map((s) => {
     const ps = c.participants.filter((p) => p.side === s.id);
     return h("li", { "data-side": s.id }, h("strong", {}, s.label + " side: "),
@@ -505,7 +544,7 @@ function peopleSection(canInvite: boolean): HTMLElement {
     h("ul", { id: "desk-people-list" }, ...lines),
     h("p", { class: "note" }, "People appear here once they have opened their invitation."),
     canInvite ? pendingList() : "",
-    canInvite ? inviteForm() : "");
+    canInvite ? inviteForm() : notYet ? notAdmittedYet("invite people and see who is invited", "desk-invite-not-yet") : "");
 }
 
 /** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once), each with "Withdraw…" (said is the list's last outcome). */
@@ -578,7 +617,7 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
             document.getElementById("desk-pending")?.replaceWith(pendingList(said));
             document.getElementById("desk-pending-said")?.focus();
           } catch (x) {
-            failed(err, id, title, `Not withdrawn: the invitation for ${p.name} still works: ${errWords(x)}.`);
+            failed(err, id, title, writeFailed(x, `Not withdrawn: the invitation for ${p.name} still works`, `withdrawing the invitation for ${p.name}`));
           } finally { yes.disabled = false; }
         },
       }, "Withdraw the invitation") as HTMLButtonElement;
@@ -681,10 +720,10 @@ function inviteForm(): HTMLElement {
           if (await readPending(id)) document.getElementById("desk-pending")?.replaceWith(pendingList());
         } catch { /* the list catches up on the next visit */ }
       } catch (x) {
-        const refused = h("p", { class: "error", role: "alert", id: "desk-invite-refused" }, "No invitation made: " + errWords(x) + ".");
+        const refused = h("p", { class: "error", role: "alert", id: "desk-invite-refused" }, writeFailed(x, "No invitation made", `an invitation for ${person}`));
         // A link shown before and not withdrawn may not have been copied yet: it stays, under the refusal.
         if (kept.who) { out.querySelector("#desk-invite-refused")?.remove(); out.prepend(refused); } else out.replaceChildren(refused);
-        if (shown !== id) note(id, title, `On “${title}”: no invitation made for ${person}: ${errWords(x)}.`, "error");
+        if (shown !== id) note(id, title, `On “${title}”: ` + (outcomeUnknown(x) ? unknownWords(`an invitation for ${person}`) : `no invitation made for ${person}: ${errWords(x)}.`), "error");
       }
     },
   },
@@ -729,7 +768,7 @@ function copyButton(input: HTMLInputElement, id: string, label: string): HTMLEle
 
 // --- stages ---
 
-function stageSection(mine: boolean): HTMLElement {
+function stageSection(mine: boolean, notYet = false): HTMLElement {
   const at = stageOrder.indexOf(c.stage);
   const closed = !!c.closed;
   const out = h("p", { id: "desk-stage-out", role: "status", "aria-live": "polite" });
@@ -777,6 +816,7 @@ function stageSection(mine: boolean): HTMLElement {
       ? "This case is closed. Closure is final: the stage cannot change any more."
       : "A case moves forward one stage at a time. Going back to an earlier stage is allowed, with a note saying why. Closing the case is final: it cannot be reopened."),
     mine && !closed ? audience("everyone in the case sees the stage the case is in. A note for going back is seen only by the case's mediators.") : "",
+    notYet && !closed ? notAdmittedYet("move the case to another stage", "desk-stage-not-yet") : "",
     controls, h("p", { class: "done", role: "status" }), out,
     history.length ? h("details", {}, h("summary", {}, "Earlier changes"), h("ul", {}, ...history)) : "");
 }
@@ -785,7 +825,7 @@ function stageRefusal(x: unknown, to: W.Stage): string {
   const f = x instanceof APIError ? x.problem.errors?.[0] : undefined;
   if (f?.field === "note") return "Not moved back: going back to an earlier stage needs a note saying why. Write the note, then press “Go back” again.";
   if (f?.field === "stage") return `Not moved to ${stageTitle[to]}: a case moves forward one stage at a time.`;
-  return `Not moved: ${errWords(x)}.`;
+  return writeFailed(x, "Not moved", `the move to ${stageTitle[to]}`);
 }
 
 function closeControl(move: (to: W.Stage, note: string, done: string) => Promise<void>): HTMLElement {
@@ -811,7 +851,7 @@ function closeControl(move: (to: W.Stage, note: string, done: string) => Promise
 
 // --- objectives and success criteria ---
 
-function objectivesSection(canAdd: boolean): HTMLElement {
+function objectivesSection(canAdd: boolean, notYet = false): HTMLElement {
   const list = (kind: W.ObjectiveKind) => {
     const xs = c.objectives.filter((o) => o.kind === kind);
     return xs.length ? h("ul", { id: "desk-" + kind }, ...xs.map((o) => h("li", {}, o.text, h("span", { class: "note" }, ` — added ${dayWords(o.added)} by ${nameOf(o.by)}`))))
@@ -833,7 +873,7 @@ function objectivesSection(canAdd: boolean): HTMLElement {
         err.textContent = "";
         const id = c.id, title = c.title, words = text.value;
         try { await write((k) => deskAPI.objective(k, kind.value as W.ObjectiveKind, words), "desk-objectives", "Added."); } catch (x) {
-          failed(err, id, title, "Not added: " + errWords(x) + ".", words);
+          failed(err, id, title, writeFailed(x, "Not added", kind.value === "objective" ? "the objective" : "the success criterion"), words);
           // Drawn again meanwhile (the case opened again): what was written goes back in the form.
           const now = document.getElementById("desk-objective-text") as HTMLTextAreaElement | null;
           if (now && now !== text && shown === id && !now.value) now.value = words;
@@ -842,7 +882,7 @@ function objectivesSection(canAdd: boolean): HTMLElement {
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-objective-kind" }, "Add"), kind)),
     h("label", { for: "desk-objective-text" }, "In words everyone can agree with"), text,
     audience("everyone in the case — both sides and the mediators — reads the objectives and success criteria."),
-    h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Add")), err) : "",
+    h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Add")), err) : notYet ? notAdmittedYet("add objectives and success criteria", "desk-objective-not-yet") : "",
     h("p", { class: "done", role: "status" }));
 }
 
@@ -887,7 +927,7 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
         ], "Disclose it to everyone", ask, async () => {
           try {
             await write((k) => deskAPI.disclose(k, words), "desk-disclosures", "Disclosed.");
-          } catch (x) { box.replaceChildren(); failed(err, id, title, "Not disclosed: " + errWords(x) + ".", words); }
+          } catch (x) { box.replaceChildren(); failed(err, id, title, writeFailed(x, "Not disclosed", "the disclosure"), words); }
         });
       },
     }, h("label", { for: "desk-disclosure-text" }, "Add a disclosure"), text,
@@ -907,7 +947,7 @@ function disclosureAudience(): string {
 
 // --- outcome and surveys ---
 
-function outcomeSection(mine: boolean): HTMLElement {
+function outcomeSection(mine: boolean, notYet = false): HTMLElement {
   outcomeReady = null;
   const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
   if (c.outcome) {
@@ -923,7 +963,10 @@ function outcomeSection(mine: boolean): HTMLElement {
     sec.append(h("p", { class: "note" }, "The outcome is recorded once the case is closed."));
     return sec;
   }
-  if (!mine) return sec;
+  if (!mine) {
+    if (notYet) sec.append(notAdmittedYet("record the outcome", "desk-outcome-not-yet"));
+    return sec;
+  }
   // No result is chosen for the mediator: it is recorded once, for good, so
   // the form starts empty and "Record the outcome…" waits until all three are filled.
   const result = h("select", { id: "desk-outcome-result", required: true },
@@ -977,7 +1020,7 @@ function outcomeSection(mine: boolean): HTMLElement {
           }
           renderCase();
           document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
-        } catch (x) { box.replaceChildren(); failed(err, id, title, "Not recorded: " + errWords(x) + "."); }
+        } catch (x) { box.replaceChildren(); failed(err, id, title, writeFailed(x, "Not recorded", "the outcome")); }
       });
     },
   }, h("div", { class: "row" },
@@ -1034,7 +1077,7 @@ function stepOffSection(): HTMLElement {
               h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
                 (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),
               backButton());
-          } catch (x) { failed(err, id, title, "Not stepped off: " + errWords(x) + "."); }
+          } catch (x) { failed(err, id, title, writeFailed(x, "Not stepped off", "your stepping off")); }
         },
       }, "Step off this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },

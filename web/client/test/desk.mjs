@@ -308,6 +308,33 @@ await run(async () => {
   // Step off: the confirmation names the consequence.
   await med.click(`#desk-cases tr[data-case="${caseID}"] button.link`);
   await med.waitForSelector("#desk-stepoff-form");
+  // A refusal (4xx) is definite; a write whose answer was lost may have been saved, and says so rather than
+  // "Not disclosed" (UX review 379 M10): a disclosure cannot be withdrawn, and one sent again blindly is a duplicate.
+  const derr = "#desk-disclosure-form p.error";
+  await med.fill("#desk-disclosure-text", "\u200B\u200B"); // no visible character: the server refuses it
+  await med.click("#desk-disclosure-ask");
+  await med.click("#desk-disclosure-confirm");
+  await med.waitForSelector(`${derr}:has-text("Not disclosed")`);
+  check(flat(await med.innerText(derr)).startsWith("Not disclosed: "), "a refusal says plainly that nothing was disclosed: " + await med.innerText(derr));
+  const lost = "I once rented a flat through the landlord's letting agency.";
+  let reached = 0;
+  await med.route("**/api/v1/cases/*/disclosures", async (r) => {
+    if (r.request().method() !== "POST") return r.continue();
+    await r.fetch(); // the server saves it ...
+    reached++;
+    await r.fulfill({ status: 502, contentType: "text/plain", body: "Bad Gateway" }); // ... and the answer is lost on the way back
+  }, { times: 1 });
+  await med.fill("#desk-disclosure-text", lost);
+  await med.click("#desk-disclosure-ask");
+  await med.click("#desk-disclosure-confirm");
+  await med.waitForSelector(`${derr}:has-text("can't tell")`);
+  const unsure = flat(await med.innerText(derr));
+  check(reached === 1 && unsure === "We can't tell yet whether the disclosure was saved: reload the case to see before trying again.",
+    "a lost answer says it cannot tell whether the disclosure was saved, not that it was not: " + unsure);
+  await med.reload();
+  await med.waitForSelector(`#desk-disclosure-list li:has-text("${lost}")`);
+  check(true, "reloaded, the case shows the disclosure was saved after all");
+  await med.click("#desk-stepoff-form button[type=submit]");
   check((await med.innerText("#desk-stepoff-form .error")).includes("Say why"), "stepping off asks for a reason first");
   await med.fill("#desk-stepoff-reason", "A conflict of interest came to light");
   const sfocus = await enterTwice(med, "#desk-stepoff-form button[type=submit]", "#desk-stepoff-box [role=alertdialog]");
