@@ -861,6 +861,13 @@ function objectivesSection(canAdd: boolean, notYet = false): HTMLElement {
   const kind = h("select", { id: "desk-objective-kind" }, h("option", { value: "objective" }, "An objective (what the mediation aims at)"),
     h("option", { value: "success-criterion" }, "A success criterion (how you will know it worked)")) as HTMLSelectElement;
   const err = h("p", { class: "error", role: "alert" });
+  // A mediator not admitted yet reads the roster only (the server leaves the objectives out): "None yet." would be
+  // a guess, so the lists are not drawn; the line below says when they are.
+  if (notYet) {
+    return h("section", { id: "desk-objectives", "aria-labelledby": "objectives-title" },
+      h("h2", { id: "objectives-title" }, "Objectives and success criteria"),
+      notAdmittedYet("see and add objectives and success criteria", "desk-objective-not-yet"));
+  }
   return h("section", { id: "desk-objectives", "aria-labelledby": "objectives-title" },
     h("h2", { id: "objectives-title" }, "Objectives and success criteria"),
     h("h3", {}, "Objectives"), list("objective"),
@@ -882,7 +889,7 @@ function objectivesSection(canAdd: boolean, notYet = false): HTMLElement {
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-objective-kind" }, "Add"), kind)),
     h("label", { for: "desk-objective-text" }, "In words everyone can agree with"), text,
     audience("everyone in the case — both sides and the mediators — reads the objectives and success criteria."),
-    h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Add")), err) : notYet ? notAdmittedYet("add objectives and success criteria", "desk-objective-not-yet") : "",
+    h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Add")), err) : "",
     h("p", { class: "done", role: "status" }));
 }
 

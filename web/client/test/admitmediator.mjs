@@ -97,7 +97,7 @@ await run(async () => {
     "Sam's desk offers no invitation, stage or objective control");
   check(deskWords.includes("You can invite people and see who is invited once a mediator already in this case has admitted you.") &&
     deskWords.includes("You can move the case to another stage once a mediator already in this case has admitted you.") &&
-    deskWords.includes("You can add objectives and success criteria once a mediator already in this case has admitted you."),
+    deskWords.includes("You can see and add objectives and success criteria once a mediator already in this case has admitted you.") && !deskWords.includes("None yet."),
     "and says why, in one line each: " + deskWords.replace(/\n/g, " / "));
   check(await samDesk.locator("#desk-stepoff-form").count() === 1, "stepping off stays open to Sam");
   await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-desk.png`, fullPage: true });
