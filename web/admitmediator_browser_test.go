@@ -41,6 +41,7 @@ func TestBrowserAdmitMediator(t *testing.T) {
 				return email, err
 			},
 		},
-		shots: []string{"admit-mediator.png", "admit-mediator-phone.png"},
+		shots: []string{"admit-mediator.png", "admit-mediator-phone.png", "admit-mediator-waiting.png", "admit-mediator-waiting-phone.png",
+			"admit-mediator-waiting-desk.png", "admit-mediator-waiting-desk-phone.png"},
 	}.run(t, n.URL)
 }

@@ -6,14 +6,14 @@ import { recordsView } from "./records";
 import { confirmEmailView, emailLinkButton, emailSignInPanel } from "./signinlink";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
-import { deskView, deskButton, inviteWords } from "./desk";
+import { deskView, deskButton, inviteWords, outcomeUnknown, unknownWords } from "./desk";
 import { api, APIError, Account, Case, plainWords } from "./api";
 import { mountDocuments, DocsScreen } from "./documents";
 import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
 import { forgetDialog, forgetThisBrowser } from "./forget";
-import type { ParticipantRole } from "./wire_gen";
+import type { InviteResponse, ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
-import { registerDevice, SecureCase, SecureEvent, SecurityStop, tooManyDevicesWords, tooManyTabsWords, unconfirmedWords } from "./secure";
+import { registerDevice, SecureCase, SecureEvent, SecurityStop, tooManyDevicesWords, tooManyTabsWords, unconfirmedWords, notAdmittedWords } from "./secure";
 import { showSecurityStop } from "./alarm";
 import { endSession, notSignedOut, signOutDialog } from "./signout";
 import { loadOrCreateDevice, markRegistered } from "./store";
@@ -54,6 +54,8 @@ const logs = new Map<string, HTMLElement>();
 const unread = new Map<string, number>();
 const roomButtons = new Map<string, HTMLElement>();
 let docs: DocsScreen | undefined;
+/** A co-mediator no mediator of the case has admitted yet (waitForAdmission): offered nothing the server refuses them. */
+let notAdmitted = false;
 
 // --- who can read what, in words ---
 
@@ -526,7 +528,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   // gives them no room, document or session. The page says so, keeps the
   // safety numbers (to check with whoever admits them), and looks for
   // rooms every 10 s: once admitted it opens the case as usual.
-  if (sc.mediator && sc.rooms.length === 0) { waitForAdmission(caseID); return; }
+  notAdmitted = sc.mediator && sc.rooms.length === 0;
+  if (notAdmitted) { waitForAdmission(caseID); return; }
   // The room this tab showed before a reload, if this person can still open it; else the joint room.
   const kept = keptRoom(caseID);
   if (kept && sc.rooms.includes(kept) && roomShown(kept)) current = kept;
@@ -566,6 +569,7 @@ function waitForAdmission(caseID: string): void {
     h("p", { id: "admission-wait" }, "You are listed as a mediator of this case, but no mediator already in it has confirmed you yet. " +
       "Until one does, you cannot open its rooms, documents or sessions. They will check your safety number with you by phone (below), then admit you; this page opens the case by itself once they have."));
   for (const id of ["sessions", "agreement", "documents"]) $(id).remove();
+  if (noticeEl.textContent === notAdmittedWords) notice(""); // said above already, in the page's own words
   document.getElementById("room-title")?.focus();
   let tries = 0;
   const look = async () => {
@@ -605,6 +609,8 @@ function welcomeWho(room: string): string {
 
 let noticeEl: HTMLElement;
 function notice(text: string) {
+  // The waiting page says this already, in its own words: not twice.
+  if (text === notAdmittedWords && document.getElementById("admission-wait")) return;
   noticeEl.textContent = text;
 }
 
@@ -713,8 +719,11 @@ function renderRooms() {
     ul.append(h("li", {}, b));
     logFor(room);
   }
-  if (sc.mediator && !document.getElementById("invite-form")) $("invite").replaceChildren(inviteForm());
-  if (sc.mediator) renderPeople($("people"), { caseID: sc.caseID, c, sideLabel, removed: (k) => { c = k; sc.c = k; renderRooms(); } });
+  if (sc.mediator && notAdmitted) {
+    // Not admitted yet: the server refuses their invitations, so none is offered; one line says why.
+    if (!document.getElementById("invite-not-yet")) $("invite").replaceChildren(h("h2", {}, "Invite someone"), h("p", { class: "note", id: "invite-not-yet" }, "You can invite people once a mediator already in this case has admitted you."));
+  } else if (sc.mediator && !document.getElementById("invite-form")) $("invite").replaceChildren(inviteForm());
+  if (sc.mediator) renderPeople($("people"), { caseID: sc.caseID, c, sideLabel, removed: (k) => { c = k; sc.c = k; renderRooms(); }, notAdmitted });
   const safety = $("safety");
   safety.replaceChildren();
   // Everyone the record names, and anyone a verified statement in force gives a room's keys to (the record may leave them out).
@@ -785,12 +794,20 @@ function inviteForm(): HTMLElement {
   role.onchange = side.onchange = update;
   name.oninput = update;
   update();
+  // Pressed once: disabled while the server answers (a second press would make a second live link, or email it twice).
+  const make = h("button", { type: "submit" }, "Make an invitation link") as HTMLButtonElement;
   return h("form", {
     id: "invite-form",
     onsubmit: async (e: Event) => {
       e.preventDefault();
+      if (make.disabled) return;
+      make.disabled = true;
+      const person = name.value.trim();
       try {
-        const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
+        let inv: InviteResponse;
+        try {
+          inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
+        } finally { make.disabled = false; }
         const to = email.value.trim();
         if (inv.mailed || !inv.link) {
           // A mailed invitation's link is in the email alone: only whoever reads that mailbox can join as the person.
@@ -809,7 +826,8 @@ function inviteForm(): HTMLElement {
         update();
         link.select();
       } catch (x) {
-        if (!offerReentry(x, sc.caseID, c, out)) out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x)));
+        // The desk's words: definite for a refusal, open when nobody can tell whether the invitation was made.
+        if (!offerReentry(x, sc.caseID, c, out)) out.replaceChildren(h("p", { class: "error", role: "alert" }, outcomeUnknown(x) ? unknownWords(`an invitation for ${person}`, "reload the page") : `No invitation made: ${errText(x)}.`));
       }
     },
   },
@@ -819,7 +837,7 @@ function inviteForm(): HTMLElement {
   h("label", { for: "invite-role" }, "Takes part as"), role,
   h("label", { for: "invite-side" }, "Side"), side,
   who,
-  h("div", { class: "row" }, h("button", { type: "submit" }, "Make an invitation link")), out);
+  h("div", { class: "row" }, make), out);
 }
 
 function logFor(room: string): HTMLElement {

@@ -292,13 +292,13 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
     const yes = h("button", { type: "button", class: "primary", id: "terms-save-confirm", onclick: () => void doSave() }, `Save as version ${v + 1}`);
     const no = h("button", { type: "button", id: "terms-save-cancel", onclick: () => { ask.replaceChildren(); save.hidden = false; save.focus(); } }, "Cancel");
     ask.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "terms-save-q", "aria-describedby": "terms-save-what" },
-      h("p", { id: "terms-save-q" }, h("strong", {}, `Save the terms as version ${v + 1}?`)),
+      h("p", { id: "terms-save-q", tabindex: "-1" }, h("strong", {}, `Save the terms as version ${v + 1}?`)),
       h("ul", { id: "terms-save-what" },
         h("li", {}, `${listWords(accepted)} already accepted version ${v}. ${accepted.length === 1 ? "That acceptance no longer counts" : "Those acceptances no longer count"}: everyone must accept version ${v + 1} before the opening session.`),
         h("li", {}, "Every party, lawyer and observer of this case is shown the new terms and asked to accept them.")),
       h("div", { class: "row" }, yes, no)));
     save.hidden = true;
-    yes.focus();
+    document.getElementById("terms-save-q")?.focus(); // not the button: Enter pressed twice must not save
   };
   el.replaceChildren(h("h2", { id: "consent-panel-title" }, "Terms and disclosures"),
     h("p", { class: "note" }, "Only the mediators of this case see this list. Each acceptance is signed by the person's own device."),

@@ -7,6 +7,7 @@
 // encryption keys: it is the case's record, not its conversation.
 import { call, casePath, APIError, staffWords, notConfirmed, saysInternal } from "./api";
 import type * as W from "./wire_gen";
+import { ProblemTypeBase } from "./wire_gen";
 import { h } from "./dom";
 import { latest } from "./latest";
 import { personName } from "./names";
@@ -37,6 +38,27 @@ function errWords(e: unknown): string {
   }
   return staffWords(e); // a mediator's screen: the refusal's own words (who has not accepted yet)
 }
+/**
+ * Whether a write's answer leaves open if it was saved: no answer came (the
+ * connection was lost), or the server failed (5xx) other than saying it was
+ * too busy to start (503 busy). A refusal (4xx) is definite: nothing was saved.
+ */
+export function outcomeUnknown(e: unknown): boolean {
+  if (e instanceof APIError) return e.status === 0 || (e.status >= 500 && !(e.status === 503 && e.problem.type === ProblemTypeBase + ("busy" satisfies W.ProblemType)));
+  return e instanceof TypeError; // fetch: no answer at all
+}
+
+/**
+ * A failed write in words: definite for a refusal ("Not disclosed: …"), open
+ * when nobody can tell whether it was saved (what: "the disclosure"): a
+ * disclosure or an invitation sent again blindly could be saved twice.
+ * The words are the agreement's (agreement.ts: "We can't tell yet whether …").
+ */
+function writeFailed(x: unknown, refused: string, what: string, see = "reload the case"): string {
+  return outcomeUnknown(x) ? unknownWords(what, see) : `${refused}: ${errWords(x)}.`;
+}
+export const unknownWords = (what: string, see = "reload the case") => `We can't tell yet whether ${what} was saved: ${see} to see before trying again.`;
+
 const fieldWords: Record<string, string> = {
   title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",
   name: "Name", email: "Email", role: "Takes part as", side: "Side", reason: "Reason", result: "Result", sessions: "Sessions", hours: "Hours",
@@ -193,7 +215,7 @@ function newCaseForm(): HTMLElement {
         const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
         go("desk=" + c.id);
         await caseDesk(c.id, "The case is open. Invite the people taking part next.");
-      } catch (x) { err.textContent = "Not opened: " + errWords(x) + "."; }
+      } catch (x) { err.textContent = writeFailed(x, "Not opened", "the new case", "go back to your list of cases"); }
     },
   },
   h("h2", { id: "new-case-title" }, "Open a new case"),
@@ -233,6 +255,16 @@ let waitingOf = "";
 let pending: W.PendingInvite[] | null = null;
 let pendingOf = "";
 let pendingFailed = false;
+/**
+ * The case whose invited list the server refused because no mediator already
+ * in it has admitted this mediator (mediator-not-confirmed): until one does,
+ * the desk offers them nothing the server refuses them (stage, objectives,
+ * invitations, the outcome) and says why; stepping off and disclosing stay.
+ */
+let unseatedOf = "";
+/** One plain line where a mediator not admitted yet would find a control (what: "invite people"). */
+const notAdmittedYet = (what: string, id: string) =>
+  h("p", { class: "note desk-not-admitted", id }, `You can ${what} once a mediator already in this case has admitted you.`);
 // The invited list is read again after each invitation and withdrawal, and
 // after two quick ones the first read can be answered after the second:
 // taken, it would put the list back as it was before the second (an
@@ -292,13 +324,18 @@ async function caseDesk(id: string, hello = ""): Promise<void> {
     }
     c = got;
     waitingOf = "";
+    if (unseatedOf === id) unseatedOf = "";
     if (activeMediator() && c.mediators.filter((m) => !m.recused).length > 1) {
       const rooms = await deskAPI.rooms(id).catch(() => null);
       if (shown !== id) return;
       if (rooms?.length === 0) waitingOf = id;
     }
     if (activeMediator() && waitingOf !== id && !c.closed) {
-      await readPending(id).catch(() => { if (shown === id && pendingOf === id && pending === null) pendingFailed = true; return false; });
+      await readPending(id).catch((e) => {
+        if (shown === id && e instanceof APIError && e.status === 403 && notConfirmed(e)) unseatedOf = id;
+        else if (shown === id && pendingOf === id && pending === null) pendingFailed = true;
+        return false;
+      });
     }
   } catch (e) {
     if (shown !== id) return;
@@ -486,7 +523,10 @@ function renderCase(hello = "") {
   document.getElementById("case-title")!.textContent = c.title;
   const closed = !!c.closed;
   const active = activeMediator();
-  const waiting = active && waitingOf === c.id;
+  // Not admitted yet by a mediator already in the case (the case's rooms
+  // are none of theirs, or the server refused the pending invitations as
+  // to one not confirmed): what the server would refuse is not offered.
+  const waiting = active && (waitingOf === c.id || unseatedOf === c.id);
   const mine = active && !waiting;
   main.replaceChildren(
     h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
@@ -499,8 +539,8 @@ function renderCase(hello = "") {
     waiting ? h("p", { class: "refusal", role: "status", id: "desk-waiting" }, "No mediator already in this case has confirmed you as a co-mediator yet. " +
       "Until one does, you see who is in it and its stage, but not its objectives, disclosures or outcome, and you cannot change it or make a disclosure. " +
       "They will check your safety number with you by phone (on the case's rooms page), then admit you. You can still step off this case below.") : "",
-    peopleSection(mine && !closed),
-    stageSection(mine),
+    peopleSection(mine && !closed, waiting && !closed),
+    stageSection(mine, waiting),
     waiting ? "" : objectivesSection(mine && !closed),
     waiting ? "" : disclosuresSection(mine),
     waiting ? "" : outcomeSection(mine),
@@ -513,7 +553,7 @@ function renderCase(hello = "") {
 
 // --- people and invitations ---
 
-function peopleSection(canInvite: boolean): HTMLElement {
+function peopleSection(canInvite: boolean, notYet = false): HTMLElement {
   const lines = c.sides.map((s) => {
     const ps = c.participants.filter((p) => p.side === s.id);
     return h("li", { "data-side": s.id }, h("strong", {}, s.label + " side: "),
@@ -527,7 +567,7 @@ function peopleSection(canInvite: boolean): HTMLElement {
     h("ul", { id: "desk-people-list" }, ...lines),
     h("p", { class: "note" }, "People appear here once they have opened their invitation."),
     canInvite ? pendingList() : "",
-    canInvite ? inviteForm() : "");
+    canInvite ? inviteForm() : notYet ? notAdmittedYet("invite people and see who is invited", "desk-invite-not-yet") : "");
 }
 
 /** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once), each with "Withdraw…" (said is the list's last outcome). */
@@ -600,16 +640,16 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
             document.getElementById("desk-pending")?.replaceWith(pendingList(said));
             document.getElementById("desk-pending-said")?.focus();
           } catch (x) {
-            failed(err, id, title, `Not withdrawn: the invitation for ${p.name} still works: ${errWords(x)}.`);
+            failed(err, id, title, writeFailed(x, `Not withdrawn: the invitation for ${p.name} still works`, `withdrawing the invitation for ${p.name}`));
           } finally { yes.disabled = false; }
         },
       }, "Withdraw the invitation") as HTMLButtonElement;
-      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
-        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}`, p.emailHint ? h("span", {}, ", ", addressWords(p.emailHint)) : "", `, ${made}?`)),
+      const question = h("p", { id: q, tabindex: "-1" }, h("strong", {}, `Withdraw the invitation for ${who}`, p.emailHint ? h("span", {}, ", ", addressWords(p.emailHint)) : "", `, ${made}?`));
+      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q }, question,
         h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
         p.emailed ? h("p", { class: "note" }, "If its email has not gone out yet, it is not sent.") : "",
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(); ask.focus(); } }, "Cancel")), err));
-      yes.focus();
+      question.focus(); // not the button: Enter pressed twice must not withdraw
     },
   }, "Withdraw…");
   return h("li", {}, who, p.emailHint ? h("span", { class: "invite-address" }, ", ", addressWords(p.emailHint)) : "",
@@ -703,10 +743,10 @@ function inviteForm(): HTMLElement {
           if (await readPending(id)) document.getElementById("desk-pending")?.replaceWith(pendingList());
         } catch { /* the list catches up on the next visit */ }
       } catch (x) {
-        const refused = h("p", { class: "error", role: "alert", id: "desk-invite-refused" }, "No invitation made: " + errWords(x) + ".");
+        const refused = h("p", { class: "error", role: "alert", id: "desk-invite-refused" }, writeFailed(x, "No invitation made", `an invitation for ${person}`));
         // A link shown before and not withdrawn may not have been copied yet: it stays, under the refusal.
         if (kept.who) { out.querySelector("#desk-invite-refused")?.remove(); out.prepend(refused); } else out.replaceChildren(refused);
-        if (shown !== id) note(id, title, `On “${title}”: no invitation made for ${person}: ${errWords(x)}.`, "error");
+        if (shown !== id) note(id, title, `On “${title}”: ` + (outcomeUnknown(x) ? unknownWords(`an invitation for ${person}`) : `no invitation made for ${person}: ${errWords(x)}.`), "error");
       }
     },
   },
@@ -751,7 +791,7 @@ function copyButton(input: HTMLInputElement, id: string, label: string): HTMLEle
 
 // --- stages ---
 
-function stageSection(mine: boolean): HTMLElement {
+function stageSection(mine: boolean, notYet = false): HTMLElement {
   const at = stageOrder.indexOf(c.stage);
   const closed = !!c.closed;
   const out = h("p", { id: "desk-stage-out", role: "status", "aria-live": "polite" });
@@ -799,6 +839,7 @@ function stageSection(mine: boolean): HTMLElement {
       ? "This case is closed. Closure is final: the stage cannot change any more."
       : "A case moves forward one stage at a time. Going back to an earlier stage is allowed, with a note saying why. Closing the case is final: it cannot be reopened."),
     mine && !closed ? audience("everyone in the case sees the stage the case is in. A note for going back is seen only by the case's mediators.") : "",
+    notYet && !closed ? notAdmittedYet("move the case to another stage", "desk-stage-not-yet") : "",
     controls, h("p", { class: "done", role: "status" }), out,
     history.length ? h("details", {}, h("summary", {}, "Earlier changes"), h("ul", {}, ...history)) : "");
 }
@@ -807,7 +848,7 @@ function stageRefusal(x: unknown, to: W.Stage): string {
   const f = x instanceof APIError ? x.problem.errors?.[0] : undefined;
   if (f?.field === "note") return "Not moved back: going back to an earlier stage needs a note saying why. Write the note, then press “Go back” again.";
   if (f?.field === "stage") return `Not moved to ${stageTitle[to]}: a case moves forward one stage at a time.`;
-  return `Not moved: ${errWords(x)}.`;
+  return writeFailed(x, "Not moved", `the move to ${stageTitle[to]}`);
 }
 
 function closeControl(move: (to: W.Stage, note: string, done: string) => Promise<void>): HTMLElement {
@@ -817,14 +858,14 @@ function closeControl(move: (to: W.Stage, note: string, done: string) => Promise
     onclick: () => {
       const yes = h("button", { type: "button", class: "danger", id: "desk-close-confirm", "data-write": "", disabled: !!saving, onclick: () => move("closure", "", "The case is closed. Record its outcome below.") }, "Close this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-close-q", "aria-describedby": "desk-close-what" },
-        h("p", { id: "desk-close-q" }, h("strong", {}, `Close “${c.title}”?`)),
+        h("p", { id: "desk-close-q", tabindex: "-1" }, h("strong", {}, `Close “${c.title}”?`)),
         h("ul", { id: "desk-close-what" },
           h("li", {}, "The case can never be reopened or moved to another stage."),
           h("li", {}, "No more objectives or invitations can be added (you can still add a conflict disclosure)."),
           h("li", {}, "The clock starts for keeping, and later destroying, its records under the program's retention schedule."),
           h("li", {}, "Everyone in the case sees that it is closed. You then record the outcome, which makes a satisfaction survey link for each party and lawyer.")),
-        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => box.replaceChildren(ask) }, "Cancel"))));
-      yes.focus();
+        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(ask); ask.focus(); } }, "Cancel"))));
+      document.getElementById("desk-close-q")?.focus(); // not the button: Enter pressed twice must not close the case
     },
   }, `Move on to: ${stageTitle.closure}…`);
   box.append(ask);
@@ -833,7 +874,7 @@ function closeControl(move: (to: W.Stage, note: string, done: string) => Promise
 
 // --- objectives and success criteria ---
 
-function objectivesSection(canAdd: boolean): HTMLElement {
+function objectivesSection(canAdd: boolean, notYet = false): HTMLElement {
   const list = (kind: W.ObjectiveKind) => {
     const xs = c.objectives.filter((o) => o.kind === kind);
     return xs.length ? h("ul", { id: "desk-" + kind }, ...xs.map((o) => h("li", {}, o.text, h("span", { class: "note" }, ` — added ${dayWords(o.added)} by ${nameOf(o.by)}`))))
@@ -843,6 +884,13 @@ function objectivesSection(canAdd: boolean): HTMLElement {
   const kind = h("select", { id: "desk-objective-kind" }, h("option", { value: "objective" }, "An objective (what the mediation aims at)"),
     h("option", { value: "success-criterion" }, "A success criterion (how you will know it worked)")) as HTMLSelectElement;
   const err = h("p", { class: "error", role: "alert" });
+  // A mediator not admitted yet reads the roster only (the server leaves the objectives out): "None yet." would be
+  // a guess, so the lists are not drawn; the line below says when they are.
+  if (notYet) {
+    return h("section", { id: "desk-objectives", "aria-labelledby": "objectives-title" },
+      h("h2", { id: "objectives-title" }, "Objectives and success criteria"),
+      notAdmittedYet("see and add objectives and success criteria", "desk-objective-not-yet"));
+  }
   return h("section", { id: "desk-objectives", "aria-labelledby": "objectives-title" },
     h("h2", { id: "objectives-title" }, "Objectives and success criteria"),
     h("h3", {}, "Objectives"), list("objective"),
@@ -855,7 +903,7 @@ function objectivesSection(canAdd: boolean): HTMLElement {
         err.textContent = "";
         const id = c.id, title = c.title, words = text.value;
         try { await write((k) => deskAPI.objective(k, kind.value as W.ObjectiveKind, words), "desk-objectives", "Added."); } catch (x) {
-          failed(err, id, title, "Not added: " + errWords(x) + ".", words);
+          failed(err, id, title, writeFailed(x, "Not added", kind.value === "objective" ? "the objective" : "the success criterion"), words);
           // Drawn again meanwhile (the case opened again): what was written goes back in the form.
           const now = document.getElementById("desk-objective-text") as HTMLTextAreaElement | null;
           if (now && now !== text && shown === id && !now.value) now.value = words;
@@ -909,7 +957,7 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
         ], "Disclose it to everyone", ask, async () => {
           try {
             await write((k) => deskAPI.disclose(k, words), "desk-disclosures", "Disclosed.");
-          } catch (x) { box.replaceChildren(); failed(err, id, title, "Not disclosed: " + errWords(x) + ".", words); }
+          } catch (x) { box.replaceChildren(); failed(err, id, title, writeFailed(x, "Not disclosed", "the disclosure"), words); }
         });
       },
     }, h("label", { for: "desk-disclosure-text" }, "Add a disclosure"), text,
@@ -929,7 +977,7 @@ function disclosureAudience(): string {
 
 // --- outcome and surveys ---
 
-function outcomeSection(mine: boolean): HTMLElement {
+function outcomeSection(mine: boolean, notYet = false): HTMLElement {
   outcomeReady = null;
   const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
   if (c.outcome) {
@@ -945,7 +993,10 @@ function outcomeSection(mine: boolean): HTMLElement {
     sec.append(h("p", { class: "note" }, "The outcome is recorded once the case is closed."));
     return sec;
   }
-  if (!mine) return sec;
+  if (!mine) {
+    if (notYet) sec.append(notAdmittedYet("record the outcome", "desk-outcome-not-yet"));
+    return sec;
+  }
   // No result is chosen for the mediator: it is recorded once, for good, so
   // the form starts empty and "Record the outcome…" waits until all three are filled.
   const result = h("select", { id: "desk-outcome-result", required: true },
@@ -999,7 +1050,7 @@ function outcomeSection(mine: boolean): HTMLElement {
           }
           renderCase();
           document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
-        } catch (x) { box.replaceChildren(); failed(err, id, title, "Not recorded: " + errWords(x) + "."); }
+        } catch (x) { box.replaceChildren(); failed(err, id, title, writeFailed(x, "Not recorded", "the outcome")); }
       });
     },
   }, h("div", { class: "row" },
@@ -1056,11 +1107,11 @@ function stepOffSection(): HTMLElement {
               h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
                 (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),
               backButton());
-          } catch (x) { failed(err, id, title, "Not stepped off: " + errWords(x) + "."); }
+          } catch (x) { failed(err, id, title, writeFailed(x, "Not stepped off", "your stepping off")); }
         },
       }, "Step off this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },
-        h("p", { id: "desk-stepoff-q" }, h("strong", {}, `Step off “${c.title}”?`)),
+        h("p", { id: "desk-stepoff-q", tabindex: "-1" }, h("strong", {}, `Step off “${c.title}”?`)),
         h("ul", {},
           h("li", {}, "You stop being a mediator on this case at once: its rooms, documents and this desk close to you."),
           h("li", {}, "This is final: you cannot be added back to this case."),
@@ -1070,7 +1121,7 @@ function stepOffSection(): HTMLElement {
             : "You are its only mediator: the case has none until the program assigns another."),
           h("li", {}, "Everyone in the case sees that you stepped off, and your reason.")),
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => box.replaceChildren() }, "Cancel"))));
-      yes.focus();
+      document.getElementById("desk-stepoff-q")?.focus(); // not the button: Enter pressed twice must not step off
     },
   }, h("label", { for: "desk-stepoff-reason" }, "Why you are stepping off (for example: a conflict of interest came to light)"), reason,
   audience("everyone in the case sees that you stepped off and your reason. The audit log records that you did."),

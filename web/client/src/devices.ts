@@ -310,7 +310,7 @@ function admitPanel(d: DevicesContext): HTMLElement {
             h("li", {}, `${name}'s other devices will be told.`)),
           h("div", { class: "row" }, yes, no)));
         b.hidden = true;
-        return yes;
+        return no; // focused, not Admit: Enter pressed twice must not admit
       };
       const b = h("button", { type: "button", onclick: async () => { await fingerprintShown; open().focus(); } }, `Admit this new device of ${name}`) as HTMLButtonElement;
       if (admitAsking === rec.id) void fingerprintShown.then(() => open());

@@ -282,12 +282,12 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
       `Encrypt ${plural(chosen.length, "document")} end to end`) as HTMLButtonElement;
     confirmBox.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm the upgrade to end-to-end encryption", "aria-describedby": "doc-upgrade-words" },
       h("div", { id: "doc-upgrade-words" },
-        h("p", {}, h("strong", {}, `This device will download ${chosen.length === 1 ? "this document" : `these ${chosen.length} documents`}, encrypt ${chosen.length === 1 ? "it" : "each"} here and store ${chosen.length === 1 ? "it" : "them"} in place of the server's copies.`)),
+        h("p", { id: "doc-upgrade-q", tabindex: "-1" }, h("strong", {}, `This device will download ${chosen.length === 1 ? "this document" : `these ${chosen.length} documents`}, encrypt ${chosen.length === 1 ? "it" : "each"} here and store ${chosen.length === 1 ? "it" : "them"} in place of the server's copies.`)),
         h("ul", { class: "doc-upgrade-who" }, ...groups),
         h("p", {}, `Afterwards the server can no longer read ${them}: it deletes the copies it could read. Someone named there who has no device set up for this case yet cannot open ${them} until a device that holds the keys gives them one. This cannot be undone.`),
         h("p", { class: "note" }, "Keep this page open while it runs (other screens of the case can be used). You can stop at any time: what is done stays done, and the rest stays as it was.")),
       h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => confirmBox.replaceChildren() }, "Cancel"))));
-    go.focus();
+    document.getElementById("doc-upgrade-q")?.focus(); // not the button: Enter pressed twice must not encrypt
   }
 
   async function runAll(chosen: Document[]) {

@@ -472,13 +472,14 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
         h("div", { id: "share-words-" + d.id },
           warned,
-          h("p", { class: "share-question" }, question),
+          h("p", { class: "share-question", tabindex: "-1" }, question),
           invited.length ? h("p", { class: "share-invited" }, `${invited.join(", ")} ${invited.length === 1 ? "is" : "are"} invited and not joined yet. They will be able to open it as soon as they join.`) : null,
           lose.length ? h("p", {}, `${listWords(lose)} will no longer be able to open it.`) : null,
           h("p", {}, ctx.visibleTo(sel.value) + ".")),
         checked,
         h("div", { class: "row" }, confirm, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
-      confirm.focus();
+      // The question, not the button: Enter pressed twice must not share.
+      out.querySelector<HTMLElement>(".share-question")?.focus();
     };
     return h("div", {}, h("div", { class: "row" },
       h("div", {}, h("label", { for: id }, "Share with"), sel),
@@ -747,10 +748,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         const no = h("button", { type: "button", id: "doc-upload-cancel", onclick: () => { ask.replaceChildren(); submit.focus(); } }, "Cancel");
         ask.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who will see it", "aria-describedby": "doc-upload-ask-words" },
           h("div", { id: "doc-upload-ask-words" },
-            h("p", {}, `Share “${f.name}” with ${shareWords(to)}? You are looking at ${lookingWords(room)}.`),
+            h("p", { id: "doc-upload-q", tabindex: "-1" }, `Share “${f.name}” with ${shareWords(to)}? You are looking at ${lookingWords(room)}.`),
             h("p", {}, audienceWords(ctx.visibleTo, to) + ".")),
           h("div", { class: "row" }, yes, no)));
-        yes.focus();
+        document.getElementById("doc-upload-q")?.focus(); // not the button: Enter pressed twice must not share
       },
     },
     h("h3", { id: "doc-upload-title" }, "Add a document"),

@@ -162,6 +162,8 @@ export interface PeopleContext {
   sideLabel: (side: string) => string;
   /** Called with the case after someone was removed. */
   removed: (c: Case) => void;
+  /** This mediator is not admitted yet by a mediator already in the case: links back in and removal are not offered (the server refuses them). */
+  notAdmitted?: boolean;
 }
 
 /** The people in the case, for a mediator: a link back in for each, and removal. */
@@ -177,9 +179,9 @@ export function renderPeople(box: HTMLElement, ctx: PeopleContext): void {
   for (const k of outs.keys()) if (!listed.has(k)) outs.delete(k);
   const focused = document.activeElement instanceof HTMLElement && box.contains(document.activeElement) ? document.activeElement : null;
   const list = h("ul", { class: "people" });
-  for (const p of c.participants) list.append(personRow(p, ctx));
+  for (const p of c.participants) list.append(ctx.notAdmitted ? h("li", { "data-person": p.name }, personName(p.name, p.role, ctx.sideLabel(p.side ?? ""))) : personRow(p, ctx));
   box.replaceChildren(h("h2", { id: "people-title" }, "People in this case"),
-    h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device. On a new phone or computer they see earlier messages only after linking it from a device they used before. If we have their email address, “Link back in” also emails the link to them at once, unless someone else in this case uses that address."),
+    ctx.notAdmitted ? h("p", { class: "note", id: "people-not-yet" }, "You can make links back in or remove someone once a mediator already in this case has admitted you.") : h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device. On a new phone or computer they see earlier messages only after linking it from a device they used before. If we have their email address, “Link back in” also emails the link to them at once, unless someone else in this case uses that address."),
     c.participants.length ? list : h("p", { class: "note" }, "Nobody has joined yet."));
   box.setAttribute("aria-labelledby", "people-title");
   if (focused?.isConnected) focused.focus();
@@ -208,8 +210,8 @@ function confirmRemove(p: Participant, ctx: PeopleContext, out: HTMLElement): vo
     },
   }, `Yes, remove ${p.name}`);
   out.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "remove-q", class: "confirm" },
-    h("p", { id: "remove-q" }, `Remove ${p.name} from this case? They are signed out at once, can no longer read or post anything here, and new messages are locked against them. What they have already read stays with them. To replace them, remove them and invite the new person. This cannot be undone.`),
+    h("p", { id: "remove-q", tabindex: "-1" }, `Remove ${p.name} from this case? They are signed out at once, can no longer read or post anything here, and new messages are locked against them. What they have already read stays with them. To replace them, remove them and invite the new person. This cannot be undone.`),
     h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => out.replaceChildren() }, `Keep ${p.name}`))));
-  yes.focus();
+  document.getElementById("remove-q")?.focus(); // not the button: Enter pressed twice must not remove
 }
 

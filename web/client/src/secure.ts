@@ -853,7 +853,8 @@ export class SecureCase {
       await this.refresh();
       return;
     }
-    throw new Error("lost the race to sign the membership to other mediators repeatedly");
+    // Said as it is to the mediator (app.ts: "Sam Lee was not admitted: …"): what happened and what to do.
+    throw new Error("other mediators were changing who is in the case at the same moment; try again");
   }
 
   /**
@@ -868,7 +869,7 @@ export class SecureCase {
       !this.sess.chain.stmts.some((st) => st.people.some((p) => p.account === this.me.account))) {
       return "This case's conversation was started by someone else's device, not yours. Do not use it; tell the program.";
     }
-    return "You are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does.";
+    return notAdmittedWords;
   }
 
   /**
@@ -906,7 +907,8 @@ export class SecureCase {
     } finally {
       this.admitting = "";
     }
-    if (!this.sitting(account)) throw new Error(`${this.nameOf(account)} could not be admitted: the case no longer lists them as a mediator`);
+    // The caller names them ("Sam Lee was not admitted: …"): the reason alone, without the name again.
+    if (!this.sitting(account)) throw new Error("the case no longer lists them as a mediator");
     this.onPendingMediators(this.pendingMediators());
   }
 
@@ -1143,6 +1145,9 @@ function errorText(e: unknown): string {
 /** What a mediator is told when this browser could not sign who is in a room, in plain words. */
 /** A mediator of the case record whom no signed statement has as one: said as it is (startedElsewhere). */
 class NotSitting extends Error {}
+
+/** What a co-mediator not admitted yet is told when this browser cannot sign (the case page's waiting text says it already, so it is not repeated there). */
+export const notAdmittedWords = "You are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does.";
 
 function membershipWords(e: unknown): string {
   if (e instanceof NotSitting) return e.message;

@@ -220,12 +220,12 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
     // action) replaces the open one rather than stacking a second box.
     actions.querySelectorAll(".confirm").forEach((b) => b.remove());
     const box = h("div", { class: "confirm", role: "alertdialog", "aria-label": question },
-      h("p", {}, question),
+      h("p", { class: "confirm-q", tabindex: "-1" }, question),
       h("div", { class: "row" },
         h("button", { type: "button", class: "primary", onclick: async () => { box.remove(); await act(); } }, yes),
         h("button", { type: "button", onclick: () => box.remove() }, "Cancel")));
     actions.append(box);
-    (box.querySelector("button") as HTMLButtonElement).focus();
+    (box.querySelector(".confirm-q") as HTMLElement).focus(); // not the button: Enter pressed twice must not act
   };
   if (a.disabled) {
     actions.append(h("button", { type: "button", "data-act": "enable", onclick: async () => {

@@ -70,35 +70,49 @@ await run(async () => {
     !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(waitWords), "Sam's page says Sam waits to be confirmed: " + waitWords);
   check(await sam.locator("#rooms button").count() === 0 && await sam.locator("#documents").count() === 0,
     "Sam's page shows no room and no documents before the mediator admits them");
+  // The waiting page says it once: not again in the notice under it (UX review 379 M9).
+  check(!(await sam.innerText("#notice")).includes("no mediator of it has admitted you yet"),
+    "the waiting page does not say the same thing twice: " + await sam.innerText("#notice"));
+  // Nor is Sam offered what the server refuses them meanwhile (an invitation Sam kept could join side A, whom
+  // Morgan's page would sign into A's caucus; a link back in; a removal): one plain line says why instead.
+  const inviteNotYet = sam.locator("#invite-not-yet");
+  await inviteNotYet.waitFor({ timeout: LONG });
+  check(await sam.locator("#invite-form").count() === 0 && (await inviteNotYet.innerText()) === "You can invite people once a mediator already in this case has admitted you.",
+    "Sam is offered no invitation form, and told why: " + await inviteNotYet.innerText());
+  const people = sam.locator("#people");
+  await people.locator("#people-not-yet").waitFor({ timeout: LONG });
+  check(await people.locator("button").count() === 0 && (await people.innerText()).includes("Ada Okafor") &&
+    (await people.innerText("#people-not-yet")).includes("once a mediator already in this case has admitted you"),
+    "Sam sees who is in the case, without “Link back in” or “Remove…”, and why: " + await people.innerText());
   await sam.screenshot({ path: `${shots}/admit-mediator-waiting.png`, fullPage: false });
-  // Nor does Sam bring anyone in meanwhile: the server refuses Sam's
-  // invitation (one Sam kept could join side A, whom Morgan's page would
-  // sign into A's caucus), and Sam's page says why in words.
-  await sam.locator("#invite-form").waitFor({ timeout: LONG });
-  await sam.fill("#invite-name", "Pat Plant");
-  await sam.selectOption("#invite-role", "party");
-  await sam.click("#invite-form button[type=submit]");
-  const refusal = sam.locator("#invite-form p.error");
-  await refusal.waitFor({ timeout: LONG });
-  const refused = await refusal.innerText();
-  check(refused.includes("once a mediator already in this case has confirmed you") && !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(refused),
-    "Sam's invitation is refused in plain words: " + refused);
-  // Sam's case desk (the waiting page's "Case desk" button) shows the
-  // people and the stage and says what Sam waits for, with no form the
-  // server would refuse: no disclosure (the parties would be asked to
-  // acknowledge it), objective, stage change or outcome. Stepping off stays.
-  const desk = await sam.context().newPage();
-  await desk.goto(base + "/app#desk=" + env("PARLEY_CASE"));
-  const deskWait = desk.locator("#desk-waiting");
+  await sam.setViewportSize({ width: 390, height: 844 });
+  await sam.screenshot({ path: `${shots}/admit-mediator-waiting-phone.png`, fullPage: true });
+  await sam.setViewportSize({ width: 1280, height: 900 });
+  // Sam's case desk (the waiting page's "Case desk" button) shows the people and the stage and says what Sam
+  // waits for, with no form the server would refuse: no invitation, disclosure (the parties would be asked to
+  // acknowledge it), objective, stage change or outcome, and a line saying why. Stepping off stays.
+  const samDesk = await sam.context().newPage();
+  await samDesk.setViewportSize({ width: 1280, height: 900 });
+  await samDesk.goto(base + "/app#desk=" + env("PARLEY_CASE"));
+  const deskWait = samDesk.locator("#desk-waiting");
   await deskWait.waitFor({ timeout: LONG });
-  const deskWords = await deskWait.innerText();
-  check(deskWords.includes("No mediator already in this case has confirmed you as a co-mediator yet") && deskWords.includes("make a disclosure") &&
-    deskWords.includes("step off") && !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(deskWords), "Sam's desk says what Sam waits for: " + deskWords);
-  check(await desk.locator("#desk-disclosures, #desk-disclosure-form, #desk-objectives, #desk-outcome, #desk-stage button").count() === 0,
-    "Sam's desk offers no disclosure, objective, stage change or outcome");
-  check(await desk.locator("#desk-people-list").count() === 1 && await desk.locator("#desk-stepoff-form").count() === 1,
+  const waitLine = await deskWait.innerText();
+  check(waitLine.includes("No mediator already in this case has confirmed you as a co-mediator yet") && waitLine.includes("make a disclosure") &&
+    waitLine.includes("step off") && !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(waitLine), "Sam's desk says what Sam waits for: " + waitLine);
+  await samDesk.locator("#desk-invite-not-yet").waitFor({ timeout: LONG });
+  const deskWords = await samDesk.innerText("#main");
+  check(await samDesk.locator("#desk-invite, #desk-pending, #desk-stage-forward, #desk-close-ask, #desk-objective-form, " +
+    "#desk-disclosures, #desk-disclosure-form, #desk-objectives, #desk-outcome, #desk-stage button").count() === 0,
+    "Sam's desk offers no invitation, disclosure, objective, stage change or outcome");
+  check(deskWords.includes("You can invite people and see who is invited once a mediator already in this case has admitted you.") &&
+    deskWords.includes("You can move the case to another stage once a mediator already in this case has admitted you.") && !deskWords.includes("None yet."),
+    "and says why: " + deskWords.replace(/\n/g, " / "));
+  check(await samDesk.locator("#desk-people-list").count() === 1 && await samDesk.locator("#desk-stepoff-form").count() === 1,
     "Sam's desk shows the people and the way to step off");
-  await desk.close();
+  await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-desk.png`, fullPage: true });
+  await samDesk.setViewportSize({ width: 390, height: 844 });
+  await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-desk-phone.png`, fullPage: true });
+  await samDesk.close();
 
   // Ask, cancel: nothing happens.
   await item.locator("button.admit-mediator-ask").click();

@@ -150,17 +150,20 @@ try {
   let browserDialog = "";
   const onDialog = (d) => { browserDialog = d.message(); void d.dismiss(); };
   med.on("dialog", onDialog);
-  await med.click("#terms-save");
+  // By keyboard, Enter pressed twice: the second lands on the question, not on the button that saves (UX review 379 H1).
+  await med.focus("#terms-save");
+  await med.keyboard.press("Enter");
   const termsAsk = med.locator("#terms-save-box [role=alertdialog]");
   await termsAsk.waitFor();
+  await med.keyboard.press("Enter");
   med.off("dialog", onDialog);
   const termsWords = await termsAsk.innerText();
   check(!browserDialog && termsWords.includes("Save the terms as version 2?") && /Ada Okafor \(Tenant\)/.test(termsWords) &&
     termsWords.includes("already accepted version 1. Those acceptances no longer count: everyone must accept version 2 before the opening session.") &&
     termsWords.includes("Every party, lawyer and observer of this case is shown the new terms"),
     "saving accepted terms asks in the page, naming who accepted and who is shown the new terms: " + (browserDialog || termsWords));
-  check(await med.evaluate(() => document.activeElement?.id) === "terms-save-confirm" && await med.innerText("#terms-save-confirm") === "Save as version 2",
-    "the focus is on the button that names the act");
+  check(await med.evaluate(() => document.activeElement?.id) === "terms-save-q" && await termsAsk.count() === 1 && await med.innerText("#terms-save-confirm") === "Save as version 2",
+    "Enter pressed twice leaves the focus on the question, which stays open; the button names the act: " + await med.evaluate(() => document.activeElement?.id));
   await axeCheck(med, "mediator, saving terms someone accepted", { selector: "#consent-panel" });
   await med.locator("#consent-panel").screenshot({ path: shots + "/consent-terms-save-ask.png" });
   await med.click("#terms-save-cancel");

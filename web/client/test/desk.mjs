@@ -6,6 +6,16 @@ import { ask, base, check, env, log, newPage as harnessPage, run, shots } from "
 
 const title = env("PARLEY_TITLE");
 const flat = (s) => s.replace(/\s+/g, " ");
+/** The case as the server has it now (a read after any write the page sent before it). */
+const serverCase = (page, id) => page.evaluate(async (id) => (await fetch("/api/v1/cases/" + encodeURIComponent(id))).json(), id);
+/** Enter pressed twice on the button that asks: the second must land on the question, not on the button that acts (UX review 379 H1). */
+async function enterTwice(page, asker, dialog) {
+  await page.focus(asker);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(dialog);
+  await page.keyboard.press("Enter");
+  return page.evaluate(() => ({ id: document.activeElement?.id ?? "", tag: document.activeElement?.tagName ?? "" }));
+}
 const pages = [];
 async function newPage(name, viewport) {
   const page = await harnessPage(name, viewport, { timezoneId: "Europe/London" });
@@ -125,13 +135,14 @@ await run(async () => {
   await med.waitForSelector("#desk-invite-out :text('Lee Typo')");
   const linkTypo = await med.inputValue("#desk-invite-link");
   await med.waitForSelector(`#desk-pending li:has-text("Lee Typo") button.withdraw-invite`);
-  await med.click(`#desk-pending li:has-text("Lee Typo") button.withdraw-invite`);
   const wbox = `#desk-pending li:has-text("Lee Typo") [role=alertdialog]`;
-  await med.waitForSelector(wbox);
+  const wfocus = await enterTwice(med, `#desk-pending li:has-text("Lee Typo") button.withdraw-invite`, wbox);
+  check(wfocus.tag === "P" && wfocus.id.startsWith("withdraw-q-"), "Enter pressed twice leaves the focus on the withdrawal's question: " + JSON.stringify(wfocus));
+  check(await med.locator(wbox).count() === 1 && (await serverCase(med, caseID)).id === caseID &&
+    (await med.innerText("#desk-pending")).includes("Lee Typo"), "and withdraws nothing: the question stays open");
   const wq = flat(await med.innerText(wbox));
   check(/Withdraw the invitation for Lee Typo \(observer\), link made [^?]+\?/.test(wq) && wq.includes("The link sent to Lee Typo stops working at once. They will not be able to join with it. You can invite them again."),
     "withdrawing asks first, naming the person and what it does: " + wq);
-  check(await med.evaluate(() => document.activeElement?.classList.contains("withdraw-confirm")), "focus moves to the button that withdraws");
   await med.locator("#desk-pending").screenshot({ path: shots + "/desk-withdraw-confirm.png" });
   await med.setViewportSize({ width: 390, height: 844 });
   await med.locator(wbox).scrollIntoViewIfNeeded();
@@ -231,7 +242,10 @@ await run(async () => {
 
   // Closure asks a deliberate confirmation naming what it does.
   check(await med.locator("#desk-stage-forward").count() === 0, "no one-click button closes the case");
-  await med.click("#desk-close-ask");
+  const cfocus = await enterTwice(med, "#desk-close-ask", "#desk-close [role=alertdialog]");
+  check(cfocus.id === "desk-close-q", "Enter pressed twice leaves the focus on the question “Close …?”, not on the button that closes: " + JSON.stringify(cfocus));
+  check((await serverCase(med, caseID)).stage !== "closure" && await med.locator("#desk-close [role=alertdialog]").count() === 1,
+    "and the case is not closed: the question stays open");
   const dialog = flat(await med.innerText("#desk-close [role=alertdialog]"));
   check(dialog.includes("never be reopened") && dialog.includes("retention"), "the closing confirmation names what closing does: " + dialog);
   await med.locator("#desk-stage").screenshot({ path: shots + "/desk-close-confirm.png" });
@@ -294,10 +308,39 @@ await run(async () => {
   // Step off: the confirmation names the consequence.
   await med.click(`#desk-cases tr[data-case="${caseID}"] button.link`);
   await med.waitForSelector("#desk-stepoff-form");
+  // A refusal (4xx) is definite; a write whose answer was lost may have been saved, and says so rather than
+  // "Not disclosed" (UX review 379 M10): a disclosure cannot be withdrawn, and one sent again blindly is a duplicate.
+  const derr = "#desk-disclosure-form p.error";
+  await med.fill("#desk-disclosure-text", "\u200B\u200B"); // no visible character: the server refuses it
+  await med.click("#desk-disclosure-ask");
+  await med.click("#desk-disclosure-confirm");
+  await med.waitForSelector(`${derr}:has-text("Not disclosed")`);
+  check(flat(await med.innerText(derr)).startsWith("Not disclosed: "), "a refusal says plainly that nothing was disclosed: " + await med.innerText(derr));
+  const lost = "I once rented a flat through the landlord's letting agency.";
+  let reached = 0;
+  await med.route("**/api/v1/cases/*/disclosures", async (r) => {
+    if (r.request().method() !== "POST") return r.continue();
+    await r.fetch(); // the server saves it ...
+    reached++;
+    await r.fulfill({ status: 502, contentType: "text/plain", body: "Bad Gateway" }); // ... and the answer is lost on the way back
+  }, { times: 1 });
+  await med.fill("#desk-disclosure-text", lost);
+  await med.click("#desk-disclosure-ask");
+  await med.click("#desk-disclosure-confirm");
+  await med.waitForSelector(`${derr}:has-text("can't tell")`);
+  const unsure = flat(await med.innerText(derr));
+  check(reached === 1 && unsure === "We can't tell yet whether the disclosure was saved: reload the case to see before trying again.",
+    "a lost answer says it cannot tell whether the disclosure was saved, not that it was not: " + unsure);
+  await med.reload();
+  await med.waitForSelector(`#desk-disclosure-list li:has-text("${lost}")`);
+  check(true, "reloaded, the case shows the disclosure was saved after all");
   await med.click("#desk-stepoff-form button[type=submit]");
   check((await med.innerText("#desk-stepoff-form .error")).includes("Say why"), "stepping off asks for a reason first");
   await med.fill("#desk-stepoff-reason", "A conflict of interest came to light");
-  await med.click("#desk-stepoff-form button[type=submit]");
+  const sfocus = await enterTwice(med, "#desk-stepoff-form button[type=submit]", "#desk-stepoff-box [role=alertdialog]");
+  check(sfocus.id === "desk-stepoff-q", "Enter pressed twice leaves the focus on the question “Step off …?”: " + JSON.stringify(sfocus));
+  check((await serverCase(med, caseID)).mediators.some((m) => !m.recused) && await med.locator("#desk-stepoff-confirm").count() === 1,
+    "and the mediator has not stepped off: the question stays open");
   const off = flat(await med.innerText("#desk-stepoff-box"));
   check(off.includes("cannot be added back") && off.includes("only mediator") && off.includes("links back in that you made"), "the step-off confirmation names the consequences: " + off);
   await med.locator("#desk-stepoff").screenshot({ path: shots + "/desk-stepoff.png" });

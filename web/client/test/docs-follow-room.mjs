@@ -48,9 +48,15 @@ await run(async () => {
   const jointNote = await med.innerText("#doc-audience-note");
   check(jointNote.includes("and anyone who joins the case later (someone invited who has not joined yet, for example)"),
     "for the joint room, the note says people who join later will see it too: " + jointNote);
-  await pressUpload(med);
+  // By keyboard, Enter pressed twice: the second lands on the question, not on "Yes, share it" (UX review 379 H1).
+  if (!(await med.inputValue("#doc-class"))) await med.selectOption("#doc-class", { index: 1 });
+  await med.focus("#doc-upload");
+  await med.keyboard.press("Enter");
   const q = med.locator("#doc-upload-ask .confirm");
   await q.waitFor();
+  await med.keyboard.press("Enter");
+  check(await med.evaluate(() => document.activeElement?.id) === "doc-upload-q" && await q.count() === 1,
+    "Enter pressed twice leaves the focus on the question, which stays open: " + await med.evaluate(() => document.activeElement?.id));
   const words = await q.innerText();
   check(words.includes("Share “Agenda.pdf” with everyone in the joint room? You are looking at the Tenant caucus."), "Upload asks, naming who will see it and where she is: " + words.replace(/\n/g, " / "));
   check(!words.includes("caucus:") && !words.includes("doc.") && !words.includes("mediators"), "in plain words, no internal names: " + words);

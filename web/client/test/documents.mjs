@@ -332,9 +332,15 @@ await run(async () => {
 
   // Sharing wider names the invited party who has not joined yet.
   await card.locator("select").selectOption("joint");
-  await card.locator("button", { hasText: "Share…" }).click();
+  // By keyboard, Enter pressed twice: the second lands on the question, not on the button that shares (UX review 379 H1).
+  await card.locator("button", { hasText: "Share…" }).focus();
+  await med.keyboard.press("Enter");
   const confirm = card.locator(".confirm", { has: med.locator("button.share-confirm") });
   await confirm.waitFor();
+  await med.keyboard.press("Enter");
+  check(await med.evaluate(() => document.activeElement?.classList.contains("share-question") ?? false) && await confirm.count() === 1,
+    "Enter pressed twice leaves the focus on the share's question, which stays open: " + await med.evaluate(() => document.activeElement?.outerHTML.slice(0, 120)));
+  check(await docCard(med, "Deposit receipt.pdf").count() === 1, "and shares nothing: the document is still listed in the Tenant caucus");
   const words = await confirm.innerText();
   check(words.includes("Lars Lindqvist (Landlord)") && words.includes("They will be able to open it as soon as they join"),
     "the share confirmation names the invited, not joined party: " + words.replace(/\n/g, " / "));

@@ -169,7 +169,23 @@ try {
   await med.locator("#invite-who").scrollIntoViewIfNeeded();
   await med.screenshot({ path: shots + "/invite-form-phone.png" });
   await med.setViewportSize({ width: 1280, height: 860 });
+  // Pressed once: the button is disabled until the server answers, so a double click makes one link, not two (UX review 379 M11).
+  let posted = 0, release;
+  const held = new Promise((r) => { release = r; });
+  await med.route("**/api/v1/cases/*/invites", async (r) => {
+    if (r.request().method() !== "POST") return r.continue();
+    posted++;
+    await held;
+    await r.continue();
+  });
   await med.click("#invite-form button[type=submit]");
+  await med.locator("#invite-form button[type=submit]:disabled").waitFor();
+  await med.locator("#invite-form button[type=submit]").click({ force: true }).catch(() => {});
+  await med.locator("#invite-form").evaluate((f) => f.requestSubmit());
+  release();
+  await med.locator("#invite-link").waitFor();
+  await med.unroute("**/api/v1/cases/*/invites");
+  check(posted === 1 && !(await med.isDisabled("#invite-form button[type=submit]")), `while sending, the button is disabled and a second press sends nothing (${posted} sent)`);
   const inviteB = await med.inputValue("#invite-link");
   check(inviteB.startsWith(base + "/join#"), "the mediator makes an invitation link in the browser");
   const b = await newPage("b");

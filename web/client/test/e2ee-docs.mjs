@@ -243,9 +243,14 @@ await run(async () => {
     window.parleySaid = [];
     new MutationObserver(() => window.parleySaid.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
   });
-  await panel.locator("#doc-upgrade").click();
+  // By keyboard, Enter pressed twice: the second lands on the question, not on the button that encrypts (UX review 379 H1).
+  await panel.locator("#doc-upgrade").focus();
+  await med.keyboard.press("Enter");
   const upConfirm = panel.getByRole("alertdialog");
   await upConfirm.waitFor();
+  await med.keyboard.press("Enter");
+  check(await med.evaluate(() => document.activeElement?.id) === "doc-upgrade-q" && await upConfirm.count() === 1 && (await med.evaluate(() => window.parleySaid)).length === 0,
+    "Enter pressed twice leaves the focus on the question, which stays open, and upgrades nothing: " + await med.evaluate(() => document.activeElement?.id));
   const upWords = await upConfirm.innerText();
   check(upWords.includes("encrypt each here") && upWords.includes("the server can no longer read them") && upWords.includes("cannot be undone") && !upWords.includes("Lease.pdf"),
     "the upgrade asks a confirmation naming what happens: " + upWords);

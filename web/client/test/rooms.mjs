@@ -196,7 +196,13 @@ await run(async () => {
   // removing does, and whose "Keep" removes nothing.
   const asksFirst = [await med.innerText(`li[data-room-label="${ROOM1}"] button.close-room`), await med.innerText('button.remove[aria-label="Remove Sam Lindqvist"]')];
   check(JSON.stringify(asksFirst) === JSON.stringify(["Close room…", "Remove…"]), "the buttons that ask a confirmation first say so with “…”: " + JSON.stringify(asksFirst));
-  await med.click('button.remove[aria-label="Remove Sam Lindqvist"]');
+  // By keyboard, Enter pressed twice: the second lands on the question, not on the button that removes (UX review 379 H1).
+  await med.focus('button.remove[aria-label="Remove Sam Lindqvist"]');
+  await med.keyboard.press("Enter");
+  await med.waitForSelector("#remove-q");
+  await med.keyboard.press("Enter");
+  check(await med.evaluate(() => document.activeElement?.id) === "remove-q" && await med.locator("#confirm-remove").count() === 1,
+    "Enter pressed twice leaves the focus on the question, which stays open: " + await med.evaluate(() => document.activeElement?.id));
   const removeQ = await med.innerText("#remove-q");
   check(removeQ.startsWith("Remove Sam Lindqvist from this case?") && removeQ.includes("signed out at once") && removeQ.includes("This cannot be undone") &&
     await med.innerText("#confirm-remove") === "Yes, remove Sam Lindqvist", "removing asks a confirmation naming the person and what it does: " + removeQ);

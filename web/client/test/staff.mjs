@@ -109,7 +109,9 @@ await run(async () => {
 
   // The last admin cannot disable themselves, and is told why.
   await admin.locator(`tr[data-email="${env("PARLEY_ADMIN_EMAIL")}"] button[data-act=disable]`).click();
-  await admin.keyboard.press("Enter"); // the confirmation's first button has the focus
+  check(await admin.evaluate(() => document.activeElement?.classList.contains("confirm-q")), "the focus is on the question, not the button that acts");
+  await admin.keyboard.press("Tab"); // to the confirmation's first button
+  await admin.keyboard.press("Enter");
   await admin.waitForSelector("#people-status.error");
   const lastAdmin = await admin.innerText("#people-status");
   check(lastAdmin.includes("last enabled administrator"), "disabling the last admin is refused in words: " + lastAdmin);
@@ -123,6 +125,11 @@ await run(async () => {
   const confirmText = await row.locator(".confirm").innerText();
   check(confirmText.includes("signed out at once") && confirmText.includes("refused") && confirmText.includes("links back in"), "the confirmation says what disabling does: " + confirmText);
   await axeCheck(admin, "People, confirming a disable");
+  // Enter pressed twice does not disable: the focus is on the question.
+  check(await admin.evaluate(() => document.activeElement?.classList.contains("confirm-q")), "the focus is on the question, not on the button that disables");
+  await admin.keyboard.press("Enter");
+  check(await row.locator(".confirm").count() === 1 && (await row.innerText()).includes("Active"), "a second Enter disables nothing: the question stays open");
+  await admin.keyboard.press("Tab");
   await admin.keyboard.press("Enter");
   await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Disabled")`);
   check(true, "the mediator is shown as disabled");

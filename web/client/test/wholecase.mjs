@@ -330,18 +330,23 @@ try {
   let admitDialog = "";
   const onAdmitDialog = (d) => { admitDialog = d.message(); void d.dismiss(); };
   med.on("dialog", onAdmitDialog);
-  await admit.click();
+  // By keyboard: the focus moves to Cancel, not to the button that admits, so Enter pressed twice admits nothing
+  // (UX review 379 H1).
+  await admit.focus();
+  await med.keyboard.press("Enter");
   const admitAsk = med.locator("#admit [role=alertdialog]");
   await admitAsk.waitFor();
+  check(await med.evaluate(() => document.activeElement?.id) === "admit-cancel", "the focus is on Cancel, not on the button that admits: " + await med.evaluate(() => document.activeElement?.id));
   med.off("dialog", onAdmitDialog);
   const admitWords = flat(await admitAsk.innerText());
   check(!admitDialog && admitWords.includes("Admit this new device of Lars Lindqvist?") && /read you the same number from their new device: \d{5}( \d{5}){5}/.test(admitWords) &&
     admitWords.includes("from now on (not before)") && admitWords.includes("Lars Lindqvist's other devices will be told"),
     "admitting a device asks in the page, naming the number to compare and what the device will read: " + (admitDialog || admitWords));
   await axeCheck(med, "mediator, confirming a device's admission");
-  await med.click("#admit-cancel");
+  if (await med.evaluate(() => document.activeElement?.id) !== "admit-cancel") await med.focus("#admit-cancel");
+  await med.keyboard.press("Enter"); // the second Enter
   await admitAsk.waitFor({ state: "detached" });
-  check(await med.locator("#admit", { hasText: "Admitted." }).count() === 0, "Cancel admits nothing");
+  check(await med.locator("#admit", { hasText: "Admitted." }).count() === 0, "the second Enter (on Cancel) admits nothing");
   await admit.click();
   await med.click("#admit-confirm");
   await med.locator("#admit", { hasText: "Admitted." }).waitFor({ timeout: LONG });
