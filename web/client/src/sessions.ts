@@ -256,6 +256,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
   const rooms = ctx.rooms.map((r) => h("label", { class: "check" },
     h("input", { type: "checkbox", name: "session-room", id: "session-room-" + r, value: r, checked: kept ? kept.rooms.includes(r) : r === "joint" }), " " + ctx.roomTitle(r)));
   const out = h("p", { class: "error", role: "alert" });
+  const send = h("button", { class: "primary", type: "submit" }, "Schedule and send invitations") as HTMLButtonElement;
   const keep = () => scheduling.set(ctx.caseID, {
     start: start.value, zone: zone.value, minutes: minutes.value,
     rooms: rooms.map((l) => l.querySelector("input")!).filter((i) => i.checked).map((i) => i.value),
@@ -266,15 +267,18 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
     onchange: keep,
     onsubmit: async (e: Event) => {
       e.preventDefault();
+      // One session per press: a second click while this one is sent would schedule (and email) it twice.
+      if (send.disabled) return;
       out.textContent = "";
       const chosen = [...document.querySelectorAll<HTMLInputElement>("input[name=session-room]:checked")].map((i) => i.value);
       const at = start.value, tz = zone.value.trim();
+      send.disabled = true;
       try {
         const s = await sessionsAPI.add(ctx.caseID, at, tz, Number(minutes.value), chosen);
         scheduling.delete(ctx.caseID); // scheduled: the next form starts empty
         noteMail(ctx.caseID, s.mailWarning);
         refresh();
-      } catch (x) { refused(out, ctx.caseID, "Not scheduled: " + errText(x), askedFor(at, tz)); }
+      } catch (x) { refused(out, ctx.caseID, "Not scheduled: " + errText(x), askedFor(at, tz)); } finally { send.disabled = false; }
     },
   },
   h("h3", {}, "Schedule a session"),
@@ -283,7 +287,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
     h("div", {}, h("label", { for: "session-zone" }, "Time zone"), zone),
     h("div", {}, h("label", { for: "session-minutes" }, "Minutes"), minutes)),
   h("fieldset", {}, h("legend", {}, "Rooms"), ...rooms),
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Schedule and send invitations")),
+  h("div", { class: "row" }, send),
   h("p", { class: "note" }, "Everyone who may enter the chosen rooms (for a caucus: that side and the mediators) and has an email address gets an invitation for their calendar, and reminders 2 days and 2 hours before."),
   out);
 }
@@ -363,7 +367,9 @@ const andList = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1)
  * The deliberate confirmation before check-ins are set (they can be set only
  * once), in the markup of the desk's confirmations: the days and their dates,
  * who gets the emails, and that it cannot be changed. Focus goes to the
- * button that sets them; "Go back to the form" returns it to the form's button.
+ * question (not to the button that sets them, so that a second Enter on the
+ * form's button sets nothing); "Go back to the form" returns it to the form's
+ * button.
  */
 function confirmFollowUps(box: HTMLElement, days: number[], kase: W.Case | undefined, asker: HTMLElement, act: () => Promise<void>): void {
   const closed = kase?.closed ? Date.parse(kase.closed) : NaN;
@@ -374,14 +380,14 @@ function confirmFollowUps(box: HTMLElement, days: number[], kase: W.Case | undef
     onclick: async () => { yes.disabled = true; try { await act(); } finally { yes.disabled = false; } },
   }, days.length === 1 ? "Set this check-in" : "Set these check-ins") as HTMLButtonElement;
   box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "followup-q", "aria-describedby": "followup-what" },
-    h("p", { id: "followup-q" }, h("strong", {}, `Send check-ins ${andList(dated)} after closing${kase ? ` for “${kase.title}”` : ""}?`)),
+    h("p", { id: "followup-q", tabindex: "-1" }, h("strong", {}, `Send check-ins ${andList(dated)} after closing${kase ? ` for “${kase.title}”` : ""}?`)),
     h("ul", { id: "followup-what" },
       h("li", {}, (who.length ? `Each party and lawyer — ${andList(who)} —` : "Each party and lawyer") +
         ` gets a short email ${days.length === 1 ? "on that day" : "on each of those days"} asking whether the agreement is being honoured. For anyone without an email address, you get a link to hand on.`),
       h("li", {}, "Their answers are anonymous: you see only how many answered."),
       h("li", {}, "Check-ins can be set only once for this case: they cannot be changed or added to afterwards.")),
     h("div", { class: "row" }, yes, h("button", { type: "button", id: "followup-back", onclick: () => { box.replaceChildren(); asker.focus(); } }, "Go back to the form"))));
-  yes.focus();
+  (document.getElementById("followup-q") as HTMLElement).focus();
 }
 
 async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> {
