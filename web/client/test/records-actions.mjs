@@ -124,8 +124,13 @@ await run(async () => {
   await row(ros, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
   check(await ros.locator(".choose-action").count() === 3, "a second clerk sees each record's action and could change it before approving");
   const approveWhat = await ros.locator("#plan-confirm-what").innerText();
-  check(approveWhat.includes("Instead of destruction") && approveWhat.includes("State Archives") && approveWhat.includes("Order 2026-7"),
+  check(approveWhat.includes("Kept, not destroyed") && approveWhat.includes("State Archives") && approveWhat.includes("Order 2026-7"),
     "the approval's confirmation names the other actions: " + approveWhat);
+  // 0202's exhibit is kept: the approval counts only what goes (0201's two records), and names the kept one as kept.
+  check(approveWhat.startsWith("Approve destroying 2 records of 1 case (2026-CV-0201): 2 documents") &&
+    /Kept, not destroyed: Evidence document, version 1 of Case 2026-CV-0202[^;]*Keep permanently \(Order 2026-7/.test(approveWhat) &&
+    await ros.innerText("#plan-approve") === "Approve destroying 2 records" && (await ros.innerText("label[for=plan-confirm]")).includes("these 2 records"),
+  "the approval counts the records destroyed, not those kept by a choice, and names the kept one as kept: " + approveWhat);
   await ros.screenshot({ path: shots + "/records-actions-approve.png", fullPage: true });
   await phoneShot(ros, "records-actions-approve-phone.png");
   check(await ros.isDisabled("#plan-approve") && await ros.getAttribute("#plan-approve", "aria-describedby") === "plan-confirm-missing" &&
