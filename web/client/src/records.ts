@@ -5,7 +5,7 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem, staffWords } from "./api";
 import { openSignedNote } from "./tlog";
-import { keptBy, loadActions, renderActions } from "./records-actions";
+import { itemKey, keptBy, loadActions, renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 import { ProblemTypeBase, type ProblemType } from "./wire_gen";
 import { h } from "./dom";
@@ -18,15 +18,25 @@ const refs = new Map<string, string>();
 const names = new Map<string, string>();
 const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
 const docWords = (cls: string) => `${classWords(cls)} document`;
-/** Case ids to the day each case was opened, from the case list: what names a case that has no reference. */
+/** Case ids to the day each case was opened, from the case list or a plan's records: what names a case that has no reference. */
 const opened = new Map<string, string>();
-/** A case in words: its reference, else the day it was opened (never its id, which the case's own box shows, secondary). */
+/** The end of a case's Parley number (its id, shown whole on the holds tab): enough to tell two cases apart, not to be read as a name. */
+const numberEnd = (id: string) => id.slice(-6);
+/**
+ * A case in words: its reference, else the day it was opened and the end of
+ * its Parley number (two cases opened the same day read apart; the holds
+ * tab shows the whole number, and finds a case by it).
+ */
 const caseWords = (id: string, ref?: string) => {
   const r = ref || refs.get(id);
   if (r) return `Case ${r}`;
   const o = opened.get(id);
-  return o ? `Case opened ${o} (no reference)` : "A case with no reference";
+  return (o ? `Case opened ${o} (no reference)` : "A case with no reference") + `, Parley number ending ${numberEnd(id)}`;
 };
+/** Learns the day each item's case was opened (administrators cannot list cases; plan records say it). */
+const learnOpened = (items: { case: string; opened?: string }[]) => { for (const it of items) if (it.opened && !opened.has(it.case)) opened.set(it.case, day(it.opened)); };
+/** Document records to "document 1 of 2" where a case has more than one of a kind in the plan shown (by itemKey). */
+const docOrdinal = new Map<string, string>();
 let me: Account;
 let mainEl: HTMLElement;
 const main = () => mainEl;
@@ -133,22 +143,24 @@ export async function recordsView(who: Account, into: HTMLElement): Promise<void
   const filter = () => {
     const q = search.value.trim().toUpperCase();
     let n = 0;
-    for (const b of boxes) { const hit = !q || (b.dataset.reference ?? "").includes(q); b.hidden = !hit; if (hit) n++; }
+    for (const b of boxes) { const hit = !q || (b.dataset.reference ?? "").includes(q) || (b.dataset.case ?? "").toUpperCase().includes(q); b.hidden = !hit; if (hit) n++; }
     const loading = loaded < list.length ? `Loading cases (${loaded} of ${list.length})…` : "";
-    found.textContent = q ? (n ? `${plural(n, "case")} with a reference containing “${search.value.trim()}”` + (loading ? ` so far. ${loading}` : ".")
-      : loading ? `No case loaded so far has a reference containing “${search.value.trim()}”. ${loading}` : `No case has a reference containing “${search.value.trim()}”.`) : loading;
+    found.textContent = q ? (n ? `${plural(n, "case")} with a reference or Parley number containing “${search.value.trim()}”` + (loading ? ` so far. ${loading}` : ".")
+      : loading ? `No case loaded so far has a reference or Parley number containing “${search.value.trim()}”. ${loading}` : `No case has a reference or Parley number containing “${search.value.trim()}”.`) : loading;
   };
   search.addEventListener("input", filter);
-  holds.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "case-search" }, "Find a case by its reference (docket or file number)"), search)), found);
+  holds.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "case-search" }, "Find a case by its reference (docket or file number) or its Parley number"), search)), found);
   filter();
-  // A few cases at a time, each shown (in the list's order) as soon as it and those before it are ready.
-  const ready: (HTMLElement | undefined)[] = [];
-  let next = 0, shown = 0;
+  // A few cases at a time, each shown in its place in the list as soon as it is ready (a slow one holds up no other).
+  const places = list.map(() => h("div", { class: "case-holds-loading" }));
+  holds.append(...places);
+  let next = 0;
   const worker = async () => {
     for (let i = next++; i < list.length; i = next++) {
-      ready[i] = await caseHolds(list[i]);
+      const b = await caseHolds(list[i]);
+      places[i].replaceWith(b);
+      boxes.push(b);
       loaded++;
-      while (shown < list.length && ready[shown]) { boxes.push(ready[shown]!); holds.append(ready[shown]!); shown++; }
       filter();
     }
   };
@@ -194,7 +206,7 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
     h("div", {}, h("label", { for: reason.id }, "Why (for example: complaint received)"), reason),
     h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
     submit), out);
-  box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
+  box.append(h("h3", {}, l.reference ? `Case ${l.reference}` : `Case opened ${day(l.created)} (no reference)`), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
     // No reference to quote: Parley's own number for it, secondary, for asking support or the program, with a button to copy it.
     l.reference ? "" : h("span", { class: "ref-number" }, " · Parley number ", h("code", { class: "hash" }, l.id), " ", copyNumber(l.id))),
     caseList, form, h("h4", {}, "Documents"), ul);
@@ -229,7 +241,7 @@ const holdQuote = (x: Hold) => `why: “${x.reason}”, on the authority of “$
  * again and a plan may then destroy them, or other holds still keep them),
  * and waits for a tick. Cancel leaves the hold in place.
  */
-function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>): void {
+function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>, stillHeld: () => Promise<boolean>): void {
   reason = reason.trim(); // as quoted: the caller releases with this, not with what the box says by the time of the tick
   const tick = h("input", { type: "checkbox", id: id + "-check" }) as HTMLInputElement;
   const yes = h("button", { type: "button", class: "primary danger", id: id + "-yes", disabled: true }, "Yes, release it now") as HTMLButtonElement;
@@ -237,7 +249,16 @@ function releaseConfirm(slot: HTMLElement, id: string, what: string, after: stri
   tick.addEventListener("change", () => { yes.disabled = !tick.checked; });
   yes.onclick = async () => {
     yes.disabled = true;
-    try { await release(); } catch (err) { out.className = "error"; out.textContent = "Not released: " + errText(err) + ". The hold is still in place."; yes.disabled = !tick.checked; }
+    try { await release(); } catch (err) {
+      // A refusal does not always mean nothing happened (a release can be recorded and its storage holds left set; a
+      // lost answer says nothing): the holds are read again before saying where it stands.
+      const held = await stillHeld().catch(() => undefined);
+      out.className = "error";
+      out.textContent = held === false ? "Released, but not all of it was settled: " + errText(err) + "."
+        : held === true ? "Not released: " + errText(err) + ". The hold is still in place."
+        : "We can't tell whether it was released (" + errText(err) + "): reload the page to see.";
+      yes.disabled = held !== true || !tick.checked;
+    }
   };
   slot.replaceChildren(h("div", { class: "confirm release-confirm", id, role: "group", "aria-labelledby": id + "-what" },
     h("p", { id: id + "-what" }, h("strong", {}, `Release ${what}?`),
@@ -264,15 +285,27 @@ function caseHoldItem(caseID: string, x: Hold, hs: Hold[], refresh: () => Promis
       class: "row", onsubmit: (e: Event) => {
         e.preventDefault();
         const r = why.value; // the reason quoted is the reason given
-        releaseConfirm(slot, "release-confirm-" + x.id, what, after, r, async () => { await api.releaseHold(caseID, x.id, r); await refresh(); });
+        releaseConfirm(slot, "release-confirm-" + x.id, what, after, r, async () => { await api.releaseHold(caseID, x.id, r); await refresh(); },
+          async () => (await api.holds(caseID, false)).some((o) => o.id === x.id));
       },
     }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold…" : "Release the case hold…")), slot);
 }
 
 // --- disposition plans ---
 
+/** The clerk's own day, "2026-12-05", unless the UTC day (which plans count by) has not reached it yet: never a day the server calls the future. */
+function planDay(): string {
+  const local = planDayLocal(), utc = isoDay(new Date().toISOString());
+  return local < utc ? local : utc;
+}
+/** The clerk's own day: "2026-12-05". */
+function planDayLocal(): string {
+  const d = new Date(), pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
 async function renderPlans(sec: HTMLElement): Promise<void> {
-  const today = isoDay(new Date().toISOString());
+  const today = planDay();
   const asOf = h("input", { id: "plan-asof", type: "date", value: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const list = h("ul", { class: "docs", id: "plan-list" });
@@ -292,8 +325,12 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       id: "plan-form", onsubmit: async (e: Event) => {
         e.preventDefault();
         out.textContent = "Making the plan…";
-        if (asOf.value > isoDay(new Date().toISOString())) {
-          out.textContent = `No plan made: ${day(asOf.value)} is in the future. A plan lists records already due, so make it on that day or later.`;
+        const utcToday = isoDay(new Date().toISOString());
+        if (asOf.value > utcToday) {
+          // Plans count days in UTC: ahead of it, the clerk's own today has not begun there yet.
+          out.textContent = asOf.value > planDayLocal()
+            ? `No plan made: ${day(asOf.value)} is in the future. A plan lists records already due, so make it on that day or later.`
+            : `No plan made: plans count days in UTC, where ${day(asOf.value)} has not begun yet. Choose ${day(utcToday)} or earlier, or make it later today.`;
           return;
         }
         try {
@@ -324,6 +361,7 @@ function dueView(): HTMLElement {
       try {
         const r = await api.due(Number(days.value));
         const reasons = await holdWords();
+        learnOpened(r.items);
         if (!r.items.length) { out.replaceChildren(h("p", {}, `Nothing falls due by ${day(r.until)}.`)); return; }
         const groups = new Map<string, { ref: string; cls: string; n: number; first: string; size: number; held: Set<string> }>();
         for (const it of r.items) {
@@ -366,7 +404,23 @@ const caseClassNames: Record<string, string> = {
 };
 
 function itemName(it: PlanItem): string {
-  return it.doc ? `${docWords(it.class)}, version ${it.version}` : caseClassNames[it.class] ?? `The case's ${classInSentence(it.class)} records`;
+  return it.doc ? `${docWords(it.class)}, version ${it.version}${docOrdinal.get(itemKey(it)) ?? ""}` : caseClassNames[it.class] ?? `The case's ${classInSentence(it.class)} records`;
+}
+
+/** Numbers a plan's documents where a case has more than one of a kind (they would otherwise read alike): " (document 1 of 2)". */
+function numberDocs(items: PlanItem[]): void {
+  docOrdinal.clear();
+  const groups = new Map<string, string[]>();
+  for (const it of items) {
+    if (!it.doc) continue;
+    const g = groups.get(it.case + "\u0000" + it.class) ?? [];
+    if (!g.includes(it.doc)) g.push(it.doc);
+    groups.set(it.case + "\u0000" + it.class, g);
+  }
+  for (const it of items) {
+    const g = it.doc ? groups.get(it.case + "\u0000" + it.class)! : [];
+    if (g.length > 1) docOrdinal.set(itemKey(it), ` (document ${g.indexOf(it.doc!) + 1} of ${g.length})`);
+  }
 }
 
 /** What a plan destroys, counted: the due records no choice keeps, or (none) its leftovers. */
@@ -401,6 +455,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     p = await api.plan(id);
     for (let n = 0; n < p.pages; n++) items.push(...(await api.planRecords(id, n)));
   } catch (e) { box.replaceChildren(h("p", { class: "error" }, errText(e))); return; }
+  learnOpened(items);
+  numberDocs(items);
   // The actions shown are the ones approved: approving sends back their digest.
   const pa = await loadActions(p);
   const reasons = await holdWords();
@@ -510,12 +566,14 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
   const reasons = await holdWords();
-  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.result === "missing" ? `Missing, not destroyed: ${o.missing ?? "the record was not there"}` : o.kept && !o.held?.length ? `Kept: ${o.kept}` : `Kept (${reasons(o.held) || "legal hold"})`);
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.result === "missing" ? `Missing, not destroyed: ${o.missing ?? "the record was not there"}` : o.kept && !o.held?.length ? `Kept: ${o.kept}`
+    : o.held?.includes("storage hold") ? "Kept: the storage refused to delete it (it is under a legal hold there)" : `Kept (${reasons(o.held) || "legal hold"})`);
   try {
     for (let i = 0; i < 10000; i++) {
       const pr = await api.applyStep(p.id);
       const done = pr.done ? total : pr.pagesDone + (pr.plan.caseKeysDone ? 1 : 0);
       bar.value = done;
+      learnOpened(pr.items ?? []);
       (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
       words.textContent = pr.done ? "Finished." : pr.step === "transfers" ? "Sealed the transfer bundles…" : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
         : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
@@ -530,7 +588,10 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     await showCertificate(p.id, cert);
   } catch (e) {
     words.className = "error";
-    words.textContent = "Stopped: " + errText(e) + ". Nothing is half-destroyed: press the button again to carry on from where it stopped.";
+    // A conflict's own words say what to do first (another plan's disposal of the case to finish): the advice follows them.
+    words.textContent = "Stopped: " + errText(e) + (e instanceof APIError && e.status === 409
+      ? ". Nothing is half-destroyed: once that is done, press the button again to carry this plan on from where it stopped."
+      : ". Nothing is half-destroyed: press the button again to carry on from where it stopped.");
     if (btn) btn.disabled = false;
   }
 }
@@ -539,7 +600,8 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
   box.replaceChildren(h("p", { role: "status" }, "Checking the certificate…"));
   try {
     const [signed, key] = await Promise.all([api.certificate(id), api.auditKey()]);
-    const text = await openSignedNote(signed, key, (d) => new Error("the certificate's signature does not check: " + d));
+    // Why the signature fails (d) is for the administrator's tools, not for these words.
+    const text = await openSignedNote(signed, key, () => new Error("its signature does not match this server's audit key"));
     const header = "Parley certificate of destruction v1\n";
     if (!text.startsWith(header)) throw new Error("this is not a certificate of destruction");
     const c = JSON.parse(text.slice(header.length));
@@ -553,7 +615,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       h("p", { class: "note" }, "Method: " + c.method),
       h("button", { type: "button", onclick: () => saveFile(`certificate-of-destruction-${isoDay(c.completed)}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {
-    box.replaceChildren(h("p", { class: "error", role: "alert" }, "The certificate could not be checked: " + errText(e)));
+    box.replaceChildren(h("p", { class: "error", role: "alert" }, `The certificate could not be checked (${errText(e)}). Do not rely on it, and do not hand it on; tell your administrator.`));
   }
 }
 
@@ -670,7 +732,8 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
         releaseConfirm(slot, "release-confirm-" + d.id, `the legal hold of its own on this ${docWords(d.class).toLowerCase()} (version ${d.version}) of ${caseWords(caseID)}` +
           (own.length ? ` (${own.map(holdQuote).join("; ")})` : ""),
           caseHolds.length ? stillHeld(caseHolds) : dueAgain("it is"), r,
-          async () => { await api.holdDocument(caseID, d.id, false, r, ""); await refresh(); });
+          async () => { await api.holdDocument(caseID, d.id, false, r, ""); await refresh(); },
+          async () => (await api.holds(caseID, false)).some((o) => o.doc === d.id) || (await api.documents(caseID)).some((o) => o.id === d.id && o.held));
         return;
       }
       try {

@@ -131,6 +131,10 @@ await run(async () => {
     /Kept, not destroyed: Evidence document, version 1 of Case 2026-CV-0202[^;]*Keep permanently \(Order 2026-7/.test(approveWhat) &&
     await ros.innerText("#plan-approve") === "Approve destroying 2 records" && (await ros.innerText("label[for=plan-confirm]")).includes("these 2 records"),
   "the approval counts the records destroyed, not those kept by a choice, and names the kept one as kept: " + approveWhat);
+  // 0201's two evidence documents read apart: in the table, to a screen reader, and in the confirmation.
+  const chooseLabels = await ros.locator("button.choose-action").evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-label")));
+  check(new Set(chooseLabels).size === chooseLabels.length && chooseLabels.filter((l) => /Evidence document, version 1 \(document [12] of 2\), Case 2026-CV-0201$/.test(l)).length === 2,
+    "two documents of one kind in one case are told apart (“document 1 of 2”): " + JSON.stringify(chooseLabels));
   await ros.screenshot({ path: shots + "/records-actions-approve.png", fullPage: true });
   await phoneShot(ros, "records-actions-approve-phone.png");
   check(await ros.isDisabled("#plan-approve") && await ros.getAttribute("#plan-approve", "aria-describedby") === "plan-confirm-missing" &&

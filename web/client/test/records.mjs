@@ -27,6 +27,28 @@ await run(async () => {
   await noRef.locator(".copy-said", { hasText: "Copied." }).waitFor();
   const copied = await rita.evaluate(() => navigator.clipboard.readText());
   check(copied === await noRef.locator(".ref-number code").innerText() && copied.length > 0, "“Copy the number” puts the case's Parley number on the clipboard");
+  // A search typed while the cases still load says so, and is answered again as each case arrives (one slow case held back here).
+  const okafor = await rita.locator('.case-holds[data-reference="2026-CV-0099"]').getAttribute("data-case");
+  let letGo;
+  const held = new Promise((r) => { letGo = r; });
+  const slow = (u) => u.pathname === `/api/v1/cases/${okafor}/documents`;
+  await rita.route(slow, async (r) => { await held; await r.continue(); });
+  await rita.reload();
+  const status = rita.locator("#case-search-status");
+  await status.filter({ hasText: "Loading cases (2 of 3)…" }).waitFor();
+  await rita.fill("#case-search", "0099");
+  const waiting = await status.innerText();
+  check(waiting === "No case loaded so far has a reference or Parley number containing “0099”. Loading cases (2 of 3)…",
+    "while a case still loads, a search says what it found so far and that cases are still loading, not that no case matches: " + waiting);
+  letGo();
+  await status.filter({ hasText: "1 case with a reference or Parley number containing “0099”." }).waitFor();
+  await rita.unroute(slow);
+  check(await rita.locator('.case-holds:not([hidden])[data-reference="2026-CV-0099"]').count() === 1, "once the case has loaded, the search finds it without being typed again");
+  // The Parley number of a case without a reference finds it too.
+  const ngNumber = await rita.locator('.case-holds[data-reference=""]').getAttribute("data-case");
+  await rita.fill("#case-search", ngNumber.slice(-6));
+  await status.filter({ hasText: "1 case with a reference or Parley number containing" }).waitFor();
+  check(await rita.locator('.case-holds:not([hidden])[data-reference=""]').count() === 1, "a case without a reference is found by its Parley number");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
   await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
@@ -164,6 +186,13 @@ await run(async () => {
   const reportWords = await rita.innerText("#export-report");
   check(reportWords.includes("(each was a case that would be the only one of its kind)") && !reportWords.includes("alike"), "the report says so in the same words: " + reportWords);
   check(await exportAsk.count() === 0, "confirmed, the export downloads and the report replaces the question");
+
+  // The caseload names each open case as the holds tab does (no title for records staff): by reference, else by the day it was opened and its Parley number.
+  await rita.click("#tab-caseload");
+  await rita.locator("#caseload-table").waitFor();
+  const load = await rita.innerText("#caseload-table tbody");
+  check(load.includes("Case 2026-CV-0099 · family case") && /Case opened \d{1,2} [A-Z][a-z]+ \d{4} \(no reference\), Parley number ending [a-z2-7]{6} · family case/.test(load) &&
+    !/Okafor|Ng v\.|Ortiz/.test(load) && noIds(load), "records staff's caseload names each case by its reference, else its opening day and Parley number, never its title: " + load);
 
   // What falls due in the next 90 days.
   await rita.click("#tab-plans");
