@@ -100,7 +100,7 @@ func TestBrowserRecords(t *testing.T) {
 	if err != nil || len(hs) != 1 || hs[0].Doc != docs[1] || hs[0].Authority != "Order 2026-114" {
 		t.Fatalf("holds after the run: %v %+v", err, hs)
 	}
-	for _, name := range []string{"records-holds.png", "records-holds-phone.png", "records-due.png", "records-confirm.png", "records-confirm-phone.png", "records-certificate.png", "records-release-confirm-phone.png", "records-export-confirm.png"} {
+	for _, name := range []string{"records-holds.png", "records-holds-phone.png", "records-due.png", "records-confirm.png", "records-confirm-phone.png", "records-certificate.png", "records-release-confirm-phone.png", "records-export-confirm.png", "records-export-form.png", "records-export-form-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

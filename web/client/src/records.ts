@@ -264,7 +264,8 @@ function releaseConfirm(slot: HTMLElement, id: string, what: string, after: stri
     h("p", { id: id + "-what" }, h("strong", {}, `Release ${what}?`),
       ` ${after} ` +
       `Records staff see that it was released; the audit log records that you released it, with your reason: “${reason}”.`),
-    h("p", {}, h("label", { for: tick.id, class: "check" }, tick, ` I understand: ${what} will no longer stop these records from being destroyed`)),
+    // The tick names the hold without its quote again (the question above quotes it).
+    h("p", {}, h("label", { for: tick.id, class: "check" }, tick, ` I understand: ${what.replace(/ \(why: .*\)$/, "")} will no longer stop these records from being destroyed`)),
     h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => slot.replaceChildren() }, "Cancel, keep the hold")), out));
   tick.focus();
 }

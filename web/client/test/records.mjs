@@ -2,7 +2,7 @@
 // by web/records_browser_test.go, which seeds two closed cases with
 // references (Rivera v. Chen is 2026-CV-0142), one case with none, and a
 // schedule.
-import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
+import { base, check, env, fitsWidth, log, run, shots, signIn } from "./harness.mjs";
 import { fieldsStyled } from "./fields.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
 // The schedule's codes for kinds of record and for what starts their clock are never read by people.
@@ -163,6 +163,11 @@ await run(async () => {
   await rita.selectOption("#export-to-year", String(new Date().getFullYear()));
   await rita.selectOption("#export-to-month", String(new Date().getMonth() + 1));
   await rita.fill("#export-k", "2");
+  await rita.locator("#export-form").screenshot({ path: shots + "/records-export-form.png" });
+  await rita.setViewportSize({ width: 390, height: 844 });
+  await fitsWidth(rita, "the export's month and year lists on a phone");
+  await rita.locator("#export-form").screenshot({ path: shots + "/records-export-form-phone.png" });
+  await rita.setViewportSize({ width: 1280, height: 900 });
   let exported = false;
   rita.on("download", () => { exported = true; });
   await rita.click("#export-form button[type=submit]");
