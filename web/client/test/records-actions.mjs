@@ -25,6 +25,11 @@ async function openPlan(page, planID) {
   await page.locator(`#plan-list li[data-plan="${planID}"] button`).click();
   await page.locator("#plan-actions-table").waitFor();
 }
+/** A clerk's window in front, laid out again: a window behind draws no frames, and Playwright's clicks wait on them. */
+async function front(page) {
+  await page.bringToFront();
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
 const row = (page, ref) => page.locator("#plan-actions-table tbody tr", { hasText: `Case ${ref}` }).first();
 
 await run(async () => {
@@ -114,7 +119,7 @@ await run(async () => {
     hiddenConfirm.includes("Transfer the case to State Archives") && hiddenConfirm.includes(env("PARLEY_AGE_RECIPIENT_OLD")),
     "a case transfer whose records each have a choice of their own is still shown to the approver, with its key, and named in the confirmation: " + hiddenConfirm);
   // Rob's window in front again (Ros's sign-in put hers there): a page behind draws no frames, and Playwright waits on them.
-  await rob.bringToFront();
+  await front(rob);
   for (let i = 0; i < n0201; i++) {
     await rows0201.nth(i).locator("button.choose-action").click();
     await rob.check("#action-destroy");
@@ -122,7 +127,7 @@ await run(async () => {
     await rob.click("#action-save");
     await rows0201.nth(i).locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
   }
-  await ros.bringToFront();
+  await front(ros);
   await openPlan(ros, planID);
   await row(ros, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
   check(await ros.locator(".choose-action").count() === 3, "a second clerk sees each record's action and could change it before approving");
@@ -145,7 +150,7 @@ await run(async () => {
 
   // Rob changes a choice after Ros loaded the plan: her approval covered
   // what she saw, so it is refused, and she sees the choices again.
-  await rob.bringToFront();
+  await front(rob);
   await row(rob, "2026-CV-0202").locator("button.choose-action").click();
   await rob.check("#action-keep");
   await rob.fill("#action-authority", "Order 2026-8, Superior Court");
@@ -160,7 +165,7 @@ await run(async () => {
   await rob.check("#action-confirm");
   await rob.click("#action-save");
   await rob.locator("#plan-transfers", { hasText: env("PARLEY_AGE_RECIPIENT") }).waitFor();
-  await ros.bringToFront();
+  await front(ros);
   await ros.check("#plan-confirm");
   await ros.click("#plan-approve");
   const changed = ros.locator("#plan-status.refusal", { hasText: "changed what happens" });
