@@ -15,8 +15,13 @@ type Caseload struct {
 // CaseloadRow is one open case. Records staff get metadata only: Title,
 // Unacknowledged names are empty for them (the counts are set).
 type CaseloadRow struct {
-	CaseID      string     `json:"caseId"`
-	Title       string     `json:"title,omitempty"`
+	CaseID string `json:"caseId"`
+	Title  string `json:"title,omitempty"`
+	// Reference is the case's docket or file number, and Opened when it
+	// was opened: what names a row without a title (records staff, who
+	// read both on the case list too).
+	Reference   string     `json:"reference,omitempty"`
+	Opened      *time.Time `json:"opened,omitempty"`
 	Type        string     `json:"type"`
 	Stage       string     `json:"stage"`
 	StageSince  time.Time  `json:"stageSince"`

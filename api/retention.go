@@ -115,6 +115,11 @@ type Item struct {
 	// case stopped at a storage (legal) hold and left what remained
 	// (retention.case.paused); this plan resumes it.
 	Paused *time.Time `json:"paused,omitempty"`
+	// Opened is when the case was opened: with the case's id (its Parley
+	// number), what names a case with no reference, as the case list
+	// shows records staff. Absent for a statistical stub and in plans
+	// made before it was recorded.
+	Opened *time.Time `json:"opened,omitempty"`
 }
 
 func (Item) wire() {}

@@ -215,7 +215,8 @@ func (s *Service) row(ctx context.Context, c *cases.Case, full, waiting bool, no
 	if n := len(c.StageHistory); n > 0 {
 		since = c.StageHistory[n-1].At
 	}
-	r := api.CaseloadRow{CaseID: c.ID, Type: c.Type, Stage: string(c.Stage), StageSince: since,
+	opened := c.Created
+	r := api.CaseloadRow{CaseID: c.ID, Reference: c.Reference, Opened: &opened, Type: c.Type, Stage: string(c.Stage), StageSince: since,
 		DaysInStage: int(now.Sub(since).Hours() / 24)}
 	if full {
 		r.Title = c.Title

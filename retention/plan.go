@@ -77,6 +77,11 @@ type Item struct {
 	// case stopped at a storage (legal) hold and left what remained
 	// (cases.PauseDisposal); this plan resumes it.
 	Paused *time.Time `json:"paused,omitempty"`
+	// Opened is when the case was opened, to tell apart cases with no
+	// reference (records staff read it on the case list too); absent
+	// for a statistical stub (its case is gone) and in plans made
+	// before it was recorded.
+	Opened *time.Time `json:"opened,omitempty"`
 }
 
 // Ref is the vault's name for the item's document version.
@@ -293,7 +298,15 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 	if err != nil {
 		return nil, err
 	}
-	return s.keptBack(ctx, c.ID, asOf, append(out, more...)) // actions.go
+	out, err = s.keptBack(ctx, c.ID, asOf, append(out, more...)) // actions.go
+	if err != nil {
+		return nil, err
+	}
+	opened := c.Created
+	for i := range out {
+		out[i].Opened = &opened
+	}
+	return out, nil
 }
 
 // loadPlan reads a plan's header.

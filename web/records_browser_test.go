@@ -20,8 +20,13 @@ import (
 
 // TestBrowserRecords drives web/client/test/records.mjs in Chromium the way
 // a records clerk works: find "Rivera v. Chen" by its reference
-// 2026-CV-0142, hold it with a reason and an authority and see every
-// document held by it, release it, hold one document; see what falls due;
+// 2026-CV-0142 (a search typed while a case still loads says so), hold it
+// with a reason and an authority and see every document held by it, add a
+// second hold and release it (the question quotes it and says the other
+// still keeps the records), release the first, hold one document (its form
+// says who will see it); the export's months from lists, compared as
+// months, its question closed by a setting changed after asking; the
+// caseload naming each case by reference or opening day; see what falls due;
 // a future date refused; make a plan, discard it, make another; a second
 // clerk approves and carries it out only after a deliberate confirmation
 // naming counts and classes; the certificate names the case by reference.
@@ -100,7 +105,7 @@ func TestBrowserRecords(t *testing.T) {
 	if err != nil || len(hs) != 1 || hs[0].Doc != docs[1] || hs[0].Authority != "Order 2026-114" {
 		t.Fatalf("holds after the run: %v %+v", err, hs)
 	}
-	for _, name := range []string{"records-holds.png", "records-holds-phone.png", "records-due.png", "records-confirm.png", "records-confirm-phone.png", "records-certificate.png", "records-release-confirm-phone.png", "records-export-confirm.png"} {
+	for _, name := range []string{"records-holds.png", "records-holds-phone.png", "records-due.png", "records-confirm.png", "records-confirm-phone.png", "records-certificate.png", "records-release-confirm-phone.png", "records-export-confirm.png", "records-export-form.png", "records-export-form-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

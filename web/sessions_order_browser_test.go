@@ -11,8 +11,9 @@ import (
 // Chromium: the mediator schedules two sessions one after the other, and
 // the list the sessions screen reads after the first reaches the page only
 // after the second's list is on the screen; the old list must not take the
-// second session off the screen. A scheduling refused after a later one was
-// listed has its refusal shown above the list.
+// second session off the screen. A scheduling refused after a session moved
+// meanwhile was listed has its refusal shown above the list; while it is
+// sent, the form's button is off, in the form drawn again too.
 func TestBrowserSessionsOrder(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Embedded(t)

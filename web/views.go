@@ -66,7 +66,7 @@ func planView(p retention.Plan) api.Plan {
 
 func itemView(it retention.Item) api.Item {
 	return api.Item{Case: it.Case, Reference: it.Reference, Doc: it.Doc, Version: it.Version, Class: it.Class, Trigger: it.Trigger,
-		TriggerAt: it.TriggerAt, DueAt: it.DueAt, Size: it.Size, Commit: it.Commit, Held: it.Held, Paused: it.Paused}
+		TriggerAt: it.TriggerAt, DueAt: it.DueAt, Size: it.Size, Commit: it.Commit, Held: it.Held, Paused: it.Paused, Opened: it.Opened}
 }
 
 func progressView(p retention.Progress) api.Progress {

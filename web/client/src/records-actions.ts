@@ -32,7 +32,7 @@ export interface ActionsContext {
 }
 
 /** The action chosen for a record: its own, else its case's transfer, else destroy. */
-function actionOf(pa: PlanActions, it: PlanItem): DisposalAction | undefined {
+export function actionOf(pa: PlanActions, it: PlanItem): DisposalAction | undefined {
   return pa.actions[itemKey(it)] ?? pa.actions[it.case];
 }
 
@@ -116,8 +116,14 @@ export function renderActions(into: HTMLElement, p: Plan, pa: PlanActions | stri
   // Each case transfer is named there, with its key, whatever its records' own choices.
   const own = chosen.filter((it) => actionOf(pa, it)?.kind !== "transfer");
   if (what && (own.length || transfers.length)) what.append(" ", h("strong", { id: "plan-confirm-actions" },
-    own.length ? `Instead of destruction: ${own.map((it) => `${ctx.itemName(it)} of ${ctx.caseWords(it.case, it.reference)} — ${actionWords(actionOf(pa, it))}`).join("; ")}.` : "",
+    own.length ? `Kept, not destroyed: ${own.map((it) => `${ctx.itemName(it)} of ${ctx.caseWords(it.case, it.reference)} — ${actionWords(actionOf(pa, it))}`).join("; ")}.` : "",
     ...transfers.flatMap(([c, a]) => [` ${caseOf(c)}: `, ...transferNode(a, ".")])));
+}
+
+/** The due records a plan's choices keep from destruction (a review or a permanent keep); a transfer destroys after sealing. */
+export function keptBy(pa: PlanActions | string, due: PlanItem[]): PlanItem[] {
+  if (typeof pa === "string") return [];
+  return due.filter((it) => { const k = actionOf(pa, it)?.kind; return k === "review" || k === "keep"; });
 }
 
 /** A record's action in the table; a record with a choice of its own in a transferred case says the transfer too. */

@@ -5,7 +5,7 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem, staffWords } from "./api";
 import { openSignedNote } from "./tlog";
-import { loadActions, renderActions } from "./records-actions";
+import { itemKey, keptBy, loadActions, renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 import { ProblemTypeBase, type ProblemType } from "./wire_gen";
 import { h } from "./dom";
@@ -18,15 +18,25 @@ const refs = new Map<string, string>();
 const names = new Map<string, string>();
 const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
 const docWords = (cls: string) => `${classWords(cls)} document`;
-/** Case ids to the day each case was opened, from the case list: what names a case that has no reference. */
+/** Case ids to the day each case was opened, from the case list or a plan's records: what names a case that has no reference. */
 const opened = new Map<string, string>();
-/** A case in words: its reference, else the day it was opened (never its id, which the case's own box shows, secondary). */
+/** The end of a case's Parley number (its id, shown whole on the holds tab): enough to tell two cases apart, not to be read as a name. */
+const numberEnd = (id: string) => id.slice(-6);
+/**
+ * A case in words: its reference, else the day it was opened and the end of
+ * its Parley number (two cases opened the same day read apart; the holds
+ * tab shows the whole number, and finds a case by it).
+ */
 const caseWords = (id: string, ref?: string) => {
   const r = ref || refs.get(id);
   if (r) return `Case ${r}`;
   const o = opened.get(id);
-  return o ? `Case opened ${o} (no reference)` : "A case with no reference";
+  return (o ? `Case opened ${o} (no reference)` : "A case with no reference") + `, Parley number ending ${numberEnd(id)}`;
 };
+/** Learns the day each item's case was opened (administrators cannot list cases; plan records say it). */
+const learnOpened = (items: { case: string; opened?: string }[]) => { for (const it of items) if (it.opened && !opened.has(it.case)) opened.set(it.case, day(it.opened)); };
+/** Document records to "document 1 of 2" where a case has more than one of a kind in the plan shown (by itemKey). */
+const docOrdinal = new Map<string, string>();
 let me: Account;
 let mainEl: HTMLElement;
 const main = () => mainEl;
@@ -128,15 +138,33 @@ export async function recordsView(who: Account, into: HTMLElement): Promise<void
   const search = h("input", { id: "case-search", type: "search", autocomplete: "off", maxlength: "40", placeholder: "2026-CV-0142" }) as HTMLInputElement;
   const found = h("p", { role: "status", class: "note", id: "case-search-status" });
   const boxes: HTMLElement[] = [];
+  let loaded = 0;
+  // Run after each case is added as well as on each keystroke: a search typed while cases load is never answered from half the list.
   const filter = () => {
     const q = search.value.trim().toUpperCase();
     let n = 0;
-    for (const b of boxes) { const hit = !q || (b.dataset.reference ?? "").includes(q); b.hidden = !hit; if (hit) n++; }
-    found.textContent = q ? (n ? `${plural(n, "case")} with a reference containing “${search.value.trim()}”.` : `No case has a reference containing “${search.value.trim()}”.`) : "";
+    for (const b of boxes) { const hit = !q || (b.dataset.reference ?? "").includes(q) || (b.dataset.case ?? "").toUpperCase().includes(q); b.hidden = !hit; if (hit) n++; }
+    const loading = loaded < list.length ? `Loading cases (${loaded} of ${list.length})…` : "";
+    found.textContent = q ? (n ? `${plural(n, "case")} with a reference or Parley number containing “${search.value.trim()}”` + (loading ? ` so far. ${loading}` : ".")
+      : loading ? `No case loaded so far has a reference or Parley number containing “${search.value.trim()}”. ${loading}` : `No case has a reference or Parley number containing “${search.value.trim()}”.`) : loading;
   };
   search.addEventListener("input", filter);
-  holds.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "case-search" }, "Find a case by its reference (docket or file number)"), search)), found);
-  for (const l of list) { const b = await caseHolds(l); boxes.push(b); holds.append(b); }
+  holds.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "case-search" }, "Find a case by its reference (docket or file number) or its Parley number"), search)), found);
+  filter();
+  // A few cases at a time, each shown in its place in the list as soon as it is ready (a slow one holds up no other).
+  const places = list.map(() => h("div", { class: "case-holds-loading" }));
+  holds.append(...places);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < list.length; i = next++) {
+      const b = await caseHolds(list[i]);
+      places[i].replaceWith(b);
+      boxes.push(b);
+      loaded++;
+      filter();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, list.length) }, worker));
 }
 
 async function caseHolds(l: Listed): Promise<HTMLElement> {
@@ -159,7 +187,7 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
       submit.textContent = held ? "Add this hold" : "Hold the whole case";
       const docs = await api.documents(l.id);
       ul.replaceChildren(...(docs.length ? docs.map((d) => recordsItem(l.id, d, hs, refresh)) : [h("li", { class: "note" }, "No documents.")]));
-      caseList.replaceChildren(...hs.map((x) => caseHoldItem(l.id, x, refresh)),
+      caseList.replaceChildren(...hs.map((x) => caseHoldItem(l.id, x, hs, refresh)),
         ...(hs.some((x) => !x.doc) ? [] : [h("li", { class: "note" }, "No hold on the whole case.")]));
     } catch (e) { caseList.replaceChildren(h("li", { class: "error" }, errText(e))); }
   };
@@ -178,7 +206,7 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
     h("div", {}, h("label", { for: reason.id }, "Why (for example: complaint received)"), reason),
     h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
     submit), out);
-  box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
+  box.append(h("h3", {}, l.reference ? `Case ${l.reference}` : `Case opened ${day(l.created)} (no reference)`), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
     // No reference to quote: Parley's own number for it, secondary, for asking support or the program, with a button to copy it.
     l.reference ? "" : h("span", { class: "ref-number" }, " · Parley number ", h("code", { class: "hash" }, l.id), " ", copyNumber(l.id))),
     caseList, form, h("h4", {}, "Documents"), ul);
@@ -200,48 +228,85 @@ function copyNumber(id: string): HTMLElement {
   return h("span", {}, b, said);
 }
 
+/** What follows a release when nothing else holds the records (what: "the case's records are", "it is"). */
+const dueAgain = (what: string) => `Nothing is destroyed now, but ${what} then kept only as long as the retention schedule says: the next disposal plan lists what is due, and once a second person approves that plan and it is carried out, those records are destroyed for good.`;
+/** What follows a release when other holds remain (others: each in words): nothing becomes due. */
+const stillHeld = (others: string[]) => `Nothing is destroyed now, and nothing becomes due: other holds still keep these records (${others.join("; ")}). Only once those are released too are they kept only as long as the retention schedule says.`;
+/** A hold in words, quoting what it rests on. */
+const holdQuote = (x: Hold) => `why: “${x.reason}”, on the authority of “${x.authority}”`;
+
 /**
  * A hold's release, asked for in the page before it is done: it names the
- * hold and what follows (the records become due under the schedule again,
- * and a plan may then destroy them), and waits for a tick. Cancel leaves
- * the hold in place.
+ * hold and what follows (after: the records become due under the schedule
+ * again and a plan may then destroy them, or other holds still keep them),
+ * and waits for a tick. Cancel leaves the hold in place.
  */
-function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>): void {
+function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>, stillHeld: () => Promise<boolean>): void {
+  reason = reason.trim(); // as quoted: the caller releases with this, not with what the box says by the time of the tick
   const tick = h("input", { type: "checkbox", id: id + "-check" }) as HTMLInputElement;
   const yes = h("button", { type: "button", class: "primary danger", id: id + "-yes", disabled: true }, "Yes, release it now") as HTMLButtonElement;
   const out = h("p", { role: "status" });
   tick.addEventListener("change", () => { yes.disabled = !tick.checked; });
   yes.onclick = async () => {
     yes.disabled = true;
-    try { await release(); } catch (err) { out.className = "error"; out.textContent = "Not released: " + errText(err) + ". The hold is still in place."; yes.disabled = !tick.checked; }
+    try { await release(); } catch (err) {
+      // A refusal does not always mean nothing happened (a release can be recorded and its storage holds left set; a
+      // lost answer says nothing): the holds are read again before saying where it stands.
+      const held = await stillHeld().catch(() => undefined);
+      out.className = "error";
+      out.textContent = held === false ? "Released, but not all of it was settled: " + errText(err) + "."
+        : held === true ? "Not released: " + errText(err) + ". The hold is still in place."
+        : "We can't tell whether it was released (" + errText(err) + "): reload the page to see.";
+      yes.disabled = held !== true || !tick.checked;
+    }
   };
   slot.replaceChildren(h("div", { class: "confirm release-confirm", id, role: "group", "aria-labelledby": id + "-what" },
     h("p", { id: id + "-what" }, h("strong", {}, `Release ${what}?`),
-      ` Nothing is destroyed now, but ${after} then kept only as long as the retention schedule says: the next disposal plan lists what is due, and once a second person approves that plan and it is carried out, those records are destroyed for good. ` +
-      `Records staff see that it was released; the audit log records that you released it, with your reason: “${reason.trim()}”.`),
-    h("p", {}, h("label", { for: tick.id, class: "check" }, tick, ` I understand: ${what} will no longer stop these records from being destroyed`)),
+      ` ${after} ` +
+      `Records staff see that it was released; the audit log records that you released it, with your reason: “${reason}”.`),
+    // The tick names the hold without its quote again (the question above quotes it).
+    h("p", {}, h("label", { for: tick.id, class: "check" }, tick, ` I understand: ${what.replace(/ \(why: .*\)$/, "")} will no longer stop these records from being destroyed`)),
     h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => slot.replaceChildren() }, "Cancel, keep the hold")), out));
   tick.focus();
 }
 
-function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HTMLElement {
+/** One active hold of a case, with its release; hs: every active hold of the case (what still holds once this one goes). */
+function caseHoldItem(caseID: string, x: Hold, hs: Hold[], refresh: () => Promise<void>): HTMLElement {
   const why = h("input", { id: "release-" + x.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
   const slot = h("div", {});
-  const what = x.doc ? `the legal hold on one document of ${caseWords(caseID)}` : `the legal hold on the whole of ${caseWords(caseID)}`;
+  const what = (x.doc ? `the legal hold on one document of ${caseWords(caseID)}` : `the legal hold on the whole of ${caseWords(caseID)}`) + ` (${holdQuote(x)})`;
+  // What still holds these records once x is released: the case's other holds, and for a document its own other holds.
+  const others = hs.filter((o) => o.id !== x.id && (!o.doc || o.doc === x.doc)).map((o) => `${o.doc ? "a hold on the document" : "a hold on the whole case"}, ${holdQuote(o)}`);
+  const ownDocs = x.doc ? 0 : new Set(hs.filter((o) => o.doc).map((o) => o.doc)).size;
+  const after = others.length ? stillHeld(others)
+    : dueAgain(x.doc ? "that document is" : "the case's records are") + (ownDocs ? ` ${ownDocs === 1 ? "One document has a hold of its own: it stays held" : `${ownDocs} documents have holds of their own: they stay held`}.` : "");
   return h("li", { "data-hold": x.id },
     h("strong", {}, x.doc ? "One document on legal hold" : "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
     h("form", {
       class: "row", onsubmit: (e: Event) => {
         e.preventDefault();
-        releaseConfirm(slot, "release-confirm-" + x.id, what, x.doc ? "that document is" : "the case's records are", why.value, async () => { await api.releaseHold(caseID, x.id, why.value); await refresh(); });
+        const r = why.value; // the reason quoted is the reason given
+        releaseConfirm(slot, "release-confirm-" + x.id, what, after, r, async () => { await api.releaseHold(caseID, x.id, r); await refresh(); },
+          async () => (await api.holds(caseID, false)).some((o) => o.id === x.id));
       },
     }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold…" : "Release the case hold…")), slot);
 }
 
 // --- disposition plans ---
 
+/** The clerk's own day, "2026-12-05", unless the UTC day (which plans count by) has not reached it yet: never a day the server calls the future. */
+function planDay(): string {
+  const local = planDayLocal(), utc = isoDay(new Date().toISOString());
+  return local < utc ? local : utc;
+}
+/** The clerk's own day: "2026-12-05". */
+function planDayLocal(): string {
+  const d = new Date(), pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
 async function renderPlans(sec: HTMLElement): Promise<void> {
-  const today = isoDay(new Date().toISOString());
+  const today = planDay();
   const asOf = h("input", { id: "plan-asof", type: "date", value: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const list = h("ul", { class: "docs", id: "plan-list" });
@@ -261,8 +326,12 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       id: "plan-form", onsubmit: async (e: Event) => {
         e.preventDefault();
         out.textContent = "Making the plan…";
-        if (asOf.value > isoDay(new Date().toISOString())) {
-          out.textContent = `No plan made: ${day(asOf.value)} is in the future. A plan lists records already due, so make it on that day or later.`;
+        const utcToday = isoDay(new Date().toISOString());
+        if (asOf.value > utcToday) {
+          // Plans count days in UTC: ahead of it, the clerk's own today has not begun there yet.
+          out.textContent = asOf.value > planDayLocal()
+            ? `No plan made: ${day(asOf.value)} is in the future. A plan lists records already due, so make it on that day or later.`
+            : `No plan made: plans count days in UTC, where ${day(asOf.value)} has not begun yet. Choose ${day(utcToday)} or earlier, or make it later today.`;
           return;
         }
         try {
@@ -293,6 +362,7 @@ function dueView(): HTMLElement {
       try {
         const r = await api.due(Number(days.value));
         const reasons = await holdWords();
+        learnOpened(r.items);
         if (!r.items.length) { out.replaceChildren(h("p", {}, `Nothing falls due by ${day(r.until)}.`)); return; }
         const groups = new Map<string, { ref: string; cls: string; n: number; first: string; size: number; held: Set<string> }>();
         for (const it of r.items) {
@@ -335,26 +405,46 @@ const caseClassNames: Record<string, string> = {
 };
 
 function itemName(it: PlanItem): string {
-  return it.doc ? `${docWords(it.class)}, version ${it.version}` : caseClassNames[it.class] ?? `The case's ${classInSentence(it.class)} records`;
+  return it.doc ? `${docWords(it.class)}, version ${it.version}${docOrdinal.get(itemKey(it)) ?? ""}` : caseClassNames[it.class] ?? `The case's ${classInSentence(it.class)} records`;
 }
 
-/** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
-/** What a plan destroys, counted: its records, or (none) its leftovers. */
-const countWords = (p: Plan) => (p.records || !residueCount(p) ? plural(p.records, "record") : plural(residueCount(p), "leftover item"));
-function destroyWords(p: Plan, due: PlanItem[]): string {
-  if (!p.records) return residueWords(p).trim().replace(/^Also /, "");
-  const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
+/** Numbers a plan's documents where a case has more than one of a kind (they would otherwise read alike): " (document 1 of 2)". */
+function numberDocs(items: PlanItem[]): void {
+  docOrdinal.clear();
+  const groups = new Map<string, string[]>();
+  for (const it of items) {
+    if (!it.doc) continue;
+    const g = groups.get(it.case + "\u0000" + it.class) ?? [];
+    if (!g.includes(it.doc)) g.push(it.doc);
+    groups.set(it.case + "\u0000" + it.class, g);
+  }
+  for (const it of items) {
+    const g = it.doc ? groups.get(it.case + "\u0000" + it.class)! : [];
+    if (g.length > 1) docOrdinal.set(itemKey(it), ` (document ${g.indexOf(it.doc!) + 1} of ${g.length})`);
+  }
+}
+
+/** What a plan destroys, counted: the due records no choice keeps, or (none) its leftovers. */
+const countWords = (p: Plan, gone: number) => (gone || !residueCount(p) ? plural(gone, "record") : plural(residueCount(p), "leftover item"));
+/** "14 records of 3 cases (…): 12 documents (10 evidence, 2 correspondence), 2 message histories." — gone: the due records no choice keeps. */
+function destroyWords(p: Plan, gone: PlanItem[]): string {
+  if (!gone.length) {
+    if (!p.records) return residueWords(p).trim().replace(/^Also /, "");
+    return "no record: every record due in this plan is kept by a choice named below." + residueWords(p);
+  }
+  const docs = gone.filter((i) => i.doc), byClass = new Map<string, number>();
   for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
   const parts = [];
   if (docs.length) parts.push(`${plural(docs.length, "document")} (${[...byClass].map(([c, n]) => `${n} ${classInSentence(c)}`).join(", ")})`);
-  const hist = due.filter((i) => !i.doc && i.class === "message-history").length;
+  const hist = gone.filter((i) => !i.doc && i.class === "message-history").length;
   if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
-  const recs = due.filter((i) => !i.doc && i.class === "case-record").length;
+  const recs = gone.filter((i) => !i.doc && i.class === "case-record").length;
   if (recs) parts.push(recs === 1 ? "1 case record" : `${recs} case records`);
-  const other = due.length - docs.length - hist - recs;
+  const other = gone.length - docs.length - hist - recs;
   if (other) parts.push(plural(other, "other case record"));
-  const cases = [...new Set(due.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
-  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.` + residueWords(p);
+  const ids = [...new Set(gone.map((i) => i.case))];
+  const cases = [...new Set(gone.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
+  return `${plural(gone.length, "record")} of ${plural(ids.length, "case")} (${cases.join("; ")}): ${parts.join(", ")}.` + residueWords(p);
 }
 
 /** showPlan shows a plan, its records and its chosen actions; notice, if given, is said in its status line (why it is shown again). */
@@ -366,10 +456,14 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     p = await api.plan(id);
     for (let n = 0; n < p.pages; n++) items.push(...(await api.planRecords(id, n)));
   } catch (e) { box.replaceChildren(h("p", { class: "error" }, errText(e))); return; }
+  learnOpened(items);
+  numberDocs(items);
   // The actions shown are the ones approved: approving sends back their digest.
   const pa = await loadActions(p);
   const reasons = await holdWords();
   const due = items.filter((i) => !i.held?.length), held = items.filter((i) => i.held?.length);
+  // What approving or carrying out destroys: the due records that no review or permanent keep holds back.
+  const kept = new Set(keptBy(pa, due)), gone = due.filter((i) => !kept.has(i));
   const row = (it: PlanItem) => h("tr", {},
     h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, classWords(it.class)),
     h("td", {}, `${day(it.triggerAt)} (when ${triggerWords(it.trigger)})`), h("td", {}, bytes(it.size)));
@@ -389,8 +483,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     button.setAttribute("aria-describedby", "plan-confirm-missing");
     box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; missing.textContent = box.checked ? "" : "Tick the box above first, once you have checked the list."; });
     return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
-      h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
-      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${countWords(p)}`} of this plan`)),
+      h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, gone)}`), " This cannot be undone."),
+      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${gone.length === 1 ? "this record" : `these ${countWords(p, gone.length)}`} of this plan`)),
       h("p", {}, button), missing);
   };
   if (p.state === "planned" || p.state === "approved") {
@@ -433,11 +527,11 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
             : "Not approved: " + errText(e);
         }
       },
-    }, `Approve destroying ${countWords(p)}`)));
+    }, `Approve destroying ${countWords(p, gone.length)}`)));
     if (mine) actions.append(h("p", { class: "note" }, "A second person must approve a plan; you made this one, so someone else must."));
   } else if (p.state !== "done") {
     const go = h("button", { type: "button", class: "primary danger", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
-      p.state === "approved" ? `Destroy ${countWords(p)} now` : "Finish carrying out this plan");
+      p.state === "approved" ? `Destroy ${countWords(p, gone.length)} now` : "Finish carrying out this plan");
     if (p.state === "approved") confirmSlot.append(confirm("Destroy", go)); else actions.append(go);
   } else {
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
@@ -447,8 +541,10 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, h("strong", {}, stateWords[p.state] ?? p.state)),
     h("p", { class: "note" }, `Made ${day(p.created)} by ${who(p.planner)}, for records due by ${day(p.asOf)}.` +
       (p.approved ? ` Approved ${day(p.approved.at)} by ${who(p.approved.by)}.` : "")),
-    h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
-    due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
+    h("p", {}, kept.size
+      ? `${plural(p.records, "record")} due (${bytes(p.bytes)}) in ${plural(p.cases, "case")}: ${gone.length} to destroy, ${kept.size} kept by a choice below; ${p.held} kept because of a legal hold.`
+      : `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
+    due.length ? table(kept.size ? "Records due (what happens to each is below)" : "Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     ...due.filter((i) => i.paused).map((i) => h("p", { class: "note", "data-paused": i.case },
       `${caseWords(i.case, i.reference)}: an earlier plan began destroying this case and stopped on ${day(i.paused)}, because the storage refused to delete a record under a legal hold. What was left has been kept. ` +
       (p.state === "done" ? "This plan has since been carried out: its certificate says what was destroyed." : "Carrying out this plan finishes destroying it."))),
@@ -471,12 +567,14 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
   const reasons = await holdWords();
-  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.result === "missing" ? `Missing, not destroyed: ${o.missing ?? "the record was not there"}` : o.kept && !o.held?.length ? `Kept: ${o.kept}` : `Kept (${reasons(o.held) || "legal hold"})`);
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.result === "missing" ? `Missing, not destroyed: ${o.missing ?? "the record was not there"}` : o.kept && !o.held?.length ? `Kept: ${o.kept}`
+    : o.held?.includes("storage hold") ? "Kept: the storage refused to delete it (it is under a legal hold there)" : `Kept (${reasons(o.held) || "legal hold"})`);
   try {
     for (let i = 0; i < 10000; i++) {
       const pr = await api.applyStep(p.id);
       const done = pr.done ? total : pr.pagesDone + (pr.plan.caseKeysDone ? 1 : 0);
       bar.value = done;
+      learnOpened(pr.items ?? []);
       (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
       words.textContent = pr.done ? "Finished." : pr.step === "transfers" ? "Sealed the transfer bundles…" : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
         : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
@@ -491,7 +589,10 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     await showCertificate(p.id, cert);
   } catch (e) {
     words.className = "error";
-    words.textContent = "Stopped: " + errText(e) + ". Nothing is half-destroyed: press the button again to carry on from where it stopped.";
+    // A conflict's own words say what to do first (another plan's disposal of the case to finish): the advice follows them.
+    words.textContent = "Stopped: " + errText(e) + (e instanceof APIError && e.status === 409
+      ? ". Nothing is half-destroyed: once that is done, press the button again to carry this plan on from where it stopped."
+      : ". Nothing is half-destroyed: press the button again to carry on from where it stopped.");
     if (btn) btn.disabled = false;
   }
 }
@@ -500,7 +601,8 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
   box.replaceChildren(h("p", { role: "status" }, "Checking the certificate…"));
   try {
     const [signed, key] = await Promise.all([api.certificate(id), api.auditKey()]);
-    const text = await openSignedNote(signed, key, (d) => new Error("the certificate's signature does not check: " + d));
+    // Why the signature fails (d) is for the administrator's tools, not for these words.
+    const text = await openSignedNote(signed, key, () => new Error("its signature does not match this server's audit key"));
     const header = "Parley certificate of destruction v1\n";
     if (!text.startsWith(header)) throw new Error("this is not a certificate of destruction");
     const c = JSON.parse(text.slice(header.length));
@@ -514,64 +616,83 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       h("p", { class: "note" }, "Method: " + c.method),
       h("button", { type: "button", onclick: () => saveFile(`certificate-of-destruction-${isoDay(c.completed)}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {
-    box.replaceChildren(h("p", { class: "error", role: "alert" }, "The certificate could not be checked: " + errText(e)));
+    box.replaceChildren(h("p", { class: "error", role: "alert" }, `The certificate could not be checked (${errText(e)}). Do not rely on it, and do not hand it on; tell your administrator.`));
   }
 }
 
 // --- the evaluation export ---
 
+/** A month as a month <select> and a year <select> (every browser draws these; not all draw type="month"), read as numbers. */
+function monthPicker(id: string, legend: string, year: number, month: number): { el: HTMLElement; value: () => { y: number; m: number } } {
+  const now = new Date().getFullYear();
+  const names = Array.from({ length: 12 }, (_, i) => new Date(Date.UTC(2000, i, 1)).toLocaleDateString(undefined, { month: "long", timeZone: "UTC" }));
+  const m = h("select", { id: id + "-month" }, ...names.map((n, i) => h("option", { value: String(i + 1), selected: i + 1 === month }, n))) as HTMLSelectElement;
+  // Cases are opened in Parley: none before 2000.
+  const y = h("select", { id: id + "-year" }, ...Array.from({ length: now - 1999 }, (_, i) => now - i).map((n) => h("option", { value: String(n), selected: n === year }, String(n)))) as HTMLSelectElement;
+  const el = h("fieldset", { id, class: "month-picker" }, h("legend", {}, legend),
+    h("label", { for: m.id }, "Month"), m, h("label", { for: y.id }, "Year"), y);
+  return { el, value: () => ({ y: Number(y.value), m: Number(m.value) }) };
+}
+
 function exportForm(): HTMLElement {
   // Whole months only (the server refuses any other range): the table's opening period is a month, and two
   // exports a day apart would single out the cases opened that day. "through" is the last month included.
   const today = new Date();
-  const from = h("input", { id: "export-from", type: "month", required: true, value: `${today.getUTCFullYear() - 1}-01` }) as HTMLInputElement;
-  const to = h("input", { id: "export-to", type: "month", required: true, value: today.toISOString().slice(0, 7) }) as HTMLInputElement;
-  /** The first day of the month after "YYYY-MM". */
-  const monthAfter = (m: string) => { const [y, mo] = m.split("-").map(Number); return new Date(Date.UTC(y, mo, 1)).toISOString().slice(0, 10); };
+  const from = monthPicker("export-from", "Cases opened from", today.getFullYear() - 1, 1);
+  const to = monthPicker("export-to", "through (the last month included)", today.getFullYear(), today.getMonth() + 1);
+  const two = (n: number) => String(n).padStart(2, "0");
+  /** "YYYY-MM-01" for a month, as the server takes it. */
+  const firstDay = (y: number, m: number) => `${y}-${two(m)}-01`;
   const k = h("input", { id: "export-k", type: "number", min: "2", max: "1000", value: "5", required: true, inputmode: "numeric" }) as HTMLInputElement;
   const format = h("select", { id: "export-format" }, h("option", { value: "csv" }, "CSV (spreadsheets)"), h("option", { value: "jsonl" }, "JSON lines")) as HTMLSelectElement;
   const out = h("div", { id: "export-report", role: "status", "aria-live": "polite" });
   const confirmSlot = h("div", {});
-  const longMonth = (m: string) => new Date(m + "-01T00:00:00Z").toLocaleDateString(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
-  const run = async () => {
+  const longMonth = (y: number, m: number) => new Date(Date.UTC(y, m - 1, 1)).toLocaleDateString(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
+  /** The settings as confirmed: what runs is what was asked, whatever the form says by then. */
+  type Settings = { from: { y: number; m: number }; to: { y: number; m: number }; k: number; format: string };
+  const run = async (c: Settings) => {
     out.replaceChildren("Making the export…");
     try {
-        const { blob, report } = await api.runExport({ from: from.value + "-01", to: monthAfter(to.value), k: Number(k.value), format: format.value });
-        saveFile(`parley-evaluation-${from.value}-through-${to.value}.${format.value}`, blob);
-        out.replaceChildren(h("p", {}, "The export was downloaded."), h("ul", {},
-          h("li", {}, `${report.rows} rows (one per case opened in the months chosen)`),
-          h("li", {}, `${report.suppressed} rows left out so that no case can be picked out (each was ${aloneWords(report.k)})`),
-          h("li", {}, `${report.generalized} values made less precise for the same reason`),
-          h("li", {}, `${report.commentsDropped} free-text comments left out`),
-          h("li", { class: "note" }, "SHA-256 of the file: " + report.sha256)));
-      } catch (x) { out.replaceChildren(h("p", { class: "error" }, "No export: " + errText(x) + ". Nothing was downloaded.")); }
+      // "to" is the first day of the month after the last one included.
+      const { blob, report } = await api.runExport({ from: firstDay(c.from.y, c.from.m), to: firstDay(c.to.m === 12 ? c.to.y + 1 : c.to.y, c.to.m === 12 ? 1 : c.to.m + 1), k: c.k, format: c.format });
+      saveFile(`parley-evaluation-${c.from.y}-${two(c.from.m)}-through-${c.to.y}-${two(c.to.m)}.${c.format}`, blob);
+      out.replaceChildren(h("p", {}, "The export was downloaded."), h("ul", {},
+        h("li", {}, `${report.rows} rows (one per case opened in the months chosen)`),
+        h("li", {}, `${report.suppressed} rows left out so that no case can be picked out (each was ${aloneWords(report.k)})`),
+        h("li", {}, `${report.generalized} values made less precise for the same reason`),
+        h("li", {}, `${report.commentsDropped} free-text comments left out`),
+        h("li", { class: "note" }, "SHA-256 of the file: " + report.sha256)));
+    } catch (x) { out.replaceChildren(h("p", { class: "error" }, "No export: " + errText(x) + ". Nothing was downloaded.")); }
   };
   // The file leaves Parley for good once downloaded: say what it holds and who can read it, and wait for a tick.
   const ask = () => {
-    if (to.value < from.value) {
+    const c: Settings = { from: from.value(), to: to.value(), k: Number(k.value), format: format.value };
+    if (c.to.y * 12 + c.to.m < c.from.y * 12 + c.from.m) {
       out.replaceChildren(h("p", { class: "error", role: "alert" }, "The last month comes before the first: choose a last month that is the same as the first or later."));
       return;
     }
     const tick = h("input", { type: "checkbox", id: "export-confirm-check" }) as HTMLInputElement;
     const yes = h("button", { type: "button", class: "primary", id: "export-confirm-yes", disabled: true }, "Download the export") as HTMLButtonElement;
     tick.addEventListener("change", () => { yes.disabled = !tick.checked; });
-    yes.onclick = () => { confirmSlot.replaceChildren(); void run(); };
+    yes.onclick = () => { confirmSlot.replaceChildren(); void run(c); };
     confirmSlot.replaceChildren(h("div", { class: "confirm", id: "export-confirm", role: "group", "aria-labelledby": "export-confirm-what" },
-      h("p", { id: "export-confirm-what" }, h("strong", {}, `Download an anonymous table of the cases opened from ${longMonth(from.value)} through ${longMonth(to.value)}?`),
-        ` One row per case: no names, messages or documents; ${aloneWords(Number(k.value))} is left out or made less precise. ` +
+      h("p", { id: "export-confirm-what" }, h("strong", {}, `Download an anonymous table of the cases opened from ${longMonth(c.from.y, c.from.m)} through ${longMonth(c.to.y, c.to.m)}?`),
+        ` One row per case: no names, messages or documents; ${aloneWords(c.k)} is left out or made less precise. ` +
         "Once downloaded, the file is out of Parley's hands: anyone you give it to can read it, and it cannot be called back. The audit log records that you made it, with the file's SHA-256."),
       h("p", {}, h("label", { for: tick.id, class: "check" }, tick, " I understand: once downloaded, this file is out of Parley's hands")),
       h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => confirmSlot.replaceChildren() }, "Cancel"))));
     tick.focus();
   };
+  // A setting changed after asking closes the question (not the question's own tick): what is confirmed is what runs.
+  const settingChanged = (e: Event) => { if (!confirmSlot.contains(e.target as Node)) confirmSlot.replaceChildren(); };
   return h("form", {
     id: "export-form",
+    oninput: settingChanged,
+    onchange: settingChanged,
     onsubmit: (e: Event) => { e.preventDefault(); out.replaceChildren(); ask(); },
   }, h("h2", { id: "export-title" }, "Evaluation export"),
   h("p", { class: "note" }, "An anonymous table of cases for evaluating the program: no names, no messages, no documents. Cases that could be recognised are left out or made less precise."),
-  h("div", { class: "row" },
-    h("div", {}, h("label", { for: "export-from" }, "Cases opened from (month)"), from),
-    h("div", {}, h("label", { for: "export-to" }, "through (month, included)"), to)),
+  h("div", { class: "row" }, from.el, to.el),
   h("div", { class: "row" },
     h("div", {}, h("label", { for: "export-k" }, "Smallest group of alike cases (k)"), k),
     h("div", {}, h("label", { for: "export-format" }, "File type"), format)),
@@ -607,9 +728,13 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
     onsubmit: async (e: Event) => {
       e.preventDefault();
       if (releasing) {
-        releaseConfirm(slot, "release-confirm-" + d.id, `the legal hold of its own on this ${docWords(d.class).toLowerCase()} (version ${d.version}) of ${caseWords(caseID)}`,
-          caseHold ? "it stays held by the whole case's hold; once that is released too, it is" : "it is", reason.value,
-          async () => { await api.holdDocument(caseID, d.id, false, reason.value, ""); await refresh(); });
+        const r = reason.value; // the reason quoted is the reason given
+        const caseHolds = holds.filter((x) => !x.doc).map((x) => `a hold on the whole case, ${holdQuote(x)}`);
+        releaseConfirm(slot, "release-confirm-" + d.id, `the legal hold of its own on this ${docWords(d.class).toLowerCase()} (version ${d.version}) of ${caseWords(caseID)}` +
+          (own.length ? ` (${own.map(holdQuote).join("; ")})` : ""),
+          caseHolds.length ? stillHeld(caseHolds) : dueAgain("it is"), r,
+          async () => { await api.holdDocument(caseID, d.id, false, r, ""); await refresh(); },
+          async () => (await api.holds(caseID, false)).some((o) => o.doc === d.id) || (await api.documents(caseID)).some((o) => o.id === d.id && o.held));
         return;
       }
       try {
@@ -620,7 +745,9 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
   }, h("div", {}, h("label", { for: reason.id }, releasing ? "Why release this document's own hold" : "Why hold this document"), reason),
   releasing ? null : h("div", {}, h("label", { for: authority.id }, "On what authority"), authority),
   h("button", { type: "submit" }, releasing ? "Release this document's hold…" : "Place a legal hold on this document"), out);
+  // Who sees a document hold (documents.ts marks a held document for everyone who sees it listed).
+  const seen = releasing ? null : h("p", { class: "note doc-hold-who" }, "Who will see this: the people in the case who see this document listed (the parties of its room and the mediators) see that it is on legal hold, never why. Records staff and administrators see the reason and the authority.");
   return h("li", { "data-doc": d.id, "data-held": String(words.length > 0) },
     h("strong", {}, docWords(d.class)), h("span", { class: "note" }, ` · version ${d.version} · ${bytes(d.size)} (records staff never see its name)`),
-    h("div", {}, status), form, slot);
+    h("div", {}, status), form, seen, slot);
 }

@@ -17,7 +17,7 @@ export interface MailMessage {
 }
 export interface StageNorm { caseType: string; stage: string; cases: number; medianDays: number; p90Days: number }
 export interface CaseloadRow {
-  caseId: string; title?: string; type: string; stage: string; stageSince: string; daysInStage: number; nextSession?: string;
+  caseId: string; title?: string; reference?: string; opened?: string; type: string; stage: string; stageSince: string; daysInStage: number; nextSession?: string;
   unacknowledged?: string[]; unacknowledgedCount: number; overdueFollowUps?: number[]; stalled: boolean; norm?: StageNorm;
 }
 export interface Caseload { cases: CaseloadRow[]; norms: StageNorm[]; method: string }
@@ -247,6 +247,9 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
   return li;
 }
 
+/** Cases with a scheduling being sent: the form, even drawn again meanwhile, sends no second one until it is answered. */
+const sending = new Set<string>();
+
 function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
   // What the mediator filled in and has not sent survives the form being drawn again.
   const kept = scheduling.get(ctx.caseID);
@@ -256,6 +259,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
   const rooms = ctx.rooms.map((r) => h("label", { class: "check" },
     h("input", { type: "checkbox", name: "session-room", id: "session-room-" + r, value: r, checked: kept ? kept.rooms.includes(r) : r === "joint" }), " " + ctx.roomTitle(r)));
   const out = h("p", { class: "error", role: "alert" });
+  const send = h("button", { class: "primary", type: "submit", disabled: sending.has(ctx.caseID) }, "Schedule and send invitations") as HTMLButtonElement;
   const keep = () => scheduling.set(ctx.caseID, {
     start: start.value, zone: zone.value, minutes: minutes.value,
     rooms: rooms.map((l) => l.querySelector("input")!).filter((i) => i.checked).map((i) => i.value),
@@ -266,15 +270,25 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
     onchange: keep,
     onsubmit: async (e: Event) => {
       e.preventDefault();
+      // One session per press: a second click while this one is sent would schedule (and email) it twice.
+      if (sending.has(ctx.caseID)) return;
       out.textContent = "";
       const chosen = [...document.querySelectorAll<HTMLInputElement>("input[name=session-room]:checked")].map((i) => i.value);
       const at = start.value, tz = zone.value.trim();
+      sending.add(ctx.caseID);
+      send.disabled = true;
       try {
         const s = await sessionsAPI.add(ctx.caseID, at, tz, Number(minutes.value), chosen);
         scheduling.delete(ctx.caseID); // scheduled: the next form starts empty
         noteMail(ctx.caseID, s.mailWarning);
         refresh();
-      } catch (x) { refused(out, ctx.caseID, "Not scheduled: " + errText(x), askedFor(at, tz)); }
+      } catch (x) { refused(out, ctx.caseID, "Not scheduled: " + errText(x), askedFor(at, tz)); } finally {
+        sending.delete(ctx.caseID);
+        // This form's button, or the one of the form drawn again meanwhile.
+        send.disabled = false;
+        const now = document.querySelector<HTMLButtonElement>("#session-form button[type=submit]");
+        if (now) now.disabled = false;
+      }
     },
   },
   h("h3", {}, "Schedule a session"),
@@ -283,7 +297,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
     h("div", {}, h("label", { for: "session-zone" }, "Time zone"), zone),
     h("div", {}, h("label", { for: "session-minutes" }, "Minutes"), minutes)),
   h("fieldset", {}, h("legend", {}, "Rooms"), ...rooms),
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Schedule and send invitations")),
+  h("div", { class: "row" }, send),
   h("p", { class: "note" }, "Everyone who may enter the chosen rooms (for a caucus: that side and the mediators) and has an email address gets an invitation for their calendar, and reminders 2 days and 2 hours before."),
   out);
 }
@@ -363,7 +377,9 @@ const andList = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1)
  * The deliberate confirmation before check-ins are set (they can be set only
  * once), in the markup of the desk's confirmations: the days and their dates,
  * who gets the emails, and that it cannot be changed. Focus goes to the
- * button that sets them; "Go back to the form" returns it to the form's button.
+ * question (not to the button that sets them, so that a second Enter on the
+ * form's button sets nothing); "Go back to the form" returns it to the form's
+ * button.
  */
 function confirmFollowUps(box: HTMLElement, days: number[], kase: W.Case | undefined, asker: HTMLElement, act: () => Promise<void>): void {
   const closed = kase?.closed ? Date.parse(kase.closed) : NaN;
@@ -374,14 +390,14 @@ function confirmFollowUps(box: HTMLElement, days: number[], kase: W.Case | undef
     onclick: async () => { yes.disabled = true; try { await act(); } finally { yes.disabled = false; } },
   }, days.length === 1 ? "Set this check-in" : "Set these check-ins") as HTMLButtonElement;
   box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "followup-q", "aria-describedby": "followup-what" },
-    h("p", { id: "followup-q" }, h("strong", {}, `Send check-ins ${andList(dated)} after closing${kase ? ` for “${kase.title}”` : ""}?`)),
+    h("p", { id: "followup-q", tabindex: "-1" }, h("strong", {}, `Send check-ins ${andList(dated)} after closing${kase ? ` for “${kase.title}”` : ""}?`)),
     h("ul", { id: "followup-what" },
       h("li", {}, (who.length ? `Each party and lawyer — ${andList(who)} —` : "Each party and lawyer") +
         ` gets a short email ${days.length === 1 ? "on that day" : "on each of those days"} asking whether the agreement is being honoured. For anyone without an email address, you get a link to hand on.`),
       h("li", {}, "Their answers are anonymous: you see only how many answered."),
       h("li", {}, "Check-ins can be set only once for this case: they cannot be changed or added to afterwards.")),
     h("div", { class: "row" }, yes, h("button", { type: "button", id: "followup-back", onclick: () => { box.replaceChildren(); asker.focus(); } }, "Go back to the form"))));
-  yes.focus();
+  (document.getElementById("followup-q") as HTMLElement).focus();
 }
 
 async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> {
@@ -419,12 +435,23 @@ const stageWords: Record<string, string> = {
   preparation: "Preparation", opening: "Opening session", issues: "Issues", negotiation: "Negotiation", closure: "Closure",
 };
 
+/**
+ * A caseload row without a title (records staff) in words: its reference,
+ * else the day it was opened and the end of its Parley number (as the
+ * records screens name it), and its type.
+ */
+function caseName(r: Caseload["cases"][number]): string {
+  const opened = r.opened ? new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(r.opened)) : "";
+  const name = r.reference ? `Case ${r.reference}` : `${opened ? `Case opened ${opened} (no reference)` : "A case with no reference"}, Parley number ending ${r.caseId.slice(-6)}`;
+  return `${name} · ${r.type} case`;
+}
+
 /** The caseload view: mediators see their own open cases, records staff every open case without titles or names. */
 export async function renderCaseload(box: HTMLElement, open?: (caseID: string) => void): Promise<void> {
   let v: Caseload;
   try { v = await sessionsAPI.caseload(); } catch (e) { box.replaceChildren(h("p", { class: "error" }, "The caseload could not be loaded: " + errText(e))); return; }
   const rows = v.cases.map((r) => h("tr", { "data-case": r.caseId, class: r.stalled ? "stalled" : "" },
-    h("td", {}, r.title && open ? h("button", { type: "button", class: "link", onclick: () => open(r.caseId) }, r.title) : `${r.type} case`),
+    h("td", {}, r.title && open ? h("button", { type: "button", class: "link", onclick: () => open(r.caseId) }, r.title) : caseName(r)),
     h("td", {}, stageWords[r.stage] ?? r.stage),
     h("td", {}, `${r.daysInStage} days`, r.stalled && r.norm
       ? h("strong", { class: "flag" }, ` — longer than usual: 9 in 10 closed ${r.norm.caseType === "*" ? "" : r.norm.caseType + " "}cases left this stage within ${r.norm.p90Days} days (median ${r.norm.medianDays})`)

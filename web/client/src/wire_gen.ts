@@ -253,6 +253,8 @@ export interface Caseload {
 export interface CaseloadRow {
   caseId: string;
   title?: string;
+  reference?: string;
+  opened?: string;
   type: string;
   stage: string;
   stageSince: string;
@@ -1613,6 +1615,7 @@ export interface Item {
   commit?: string;
   held?: string[];
   paused?: string;
+  opened?: string;
 }
 
 /**

@@ -394,7 +394,8 @@ try {
 
   // The evaluation export: downloaded, parsed as CSV, its header that of the data dictionary.
   await rec.click("#tab-exports");
-  await rec.fill("#export-from", "2000-01");
+  await rec.selectOption("#export-from-year", "2000");
+  await rec.selectOption("#export-from-month", "1");
   await rec.fill("#export-k", "2");
   await rec.selectOption("#export-format", "csv");
   const readAll = async (d) => { let t = ""; for await (const c of await d.createReadStream()) t += c; return t; };

@@ -25,6 +25,11 @@ async function openPlan(page, planID) {
   await page.locator(`#plan-list li[data-plan="${planID}"] button`).click();
   await page.locator("#plan-actions-table").waitFor();
 }
+/** A clerk's window in front, laid out again: a window behind draws no frames, and Playwright's clicks wait on them. */
+async function front(page) {
+  await page.bringToFront();
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
 const row = (page, ref) => page.locator("#plan-actions-table tbody tr", { hasText: `Case ${ref}` }).first();
 
 await run(async () => {
@@ -113,6 +118,8 @@ await run(async () => {
   check(hidden.includes("Transfer the case to State Archives") && hidden.includes(env("PARLEY_AGE_RECIPIENT_OLD")) &&
     hiddenConfirm.includes("Transfer the case to State Archives") && hiddenConfirm.includes(env("PARLEY_AGE_RECIPIENT_OLD")),
     "a case transfer whose records each have a choice of their own is still shown to the approver, with its key, and named in the confirmation: " + hiddenConfirm);
+  // Rob's window in front again (Ros's sign-in put hers there): a page behind draws no frames, and Playwright waits on them.
+  await front(rob);
   for (let i = 0; i < n0201; i++) {
     await rows0201.nth(i).locator("button.choose-action").click();
     await rob.check("#action-destroy");
@@ -120,12 +127,22 @@ await run(async () => {
     await rob.click("#action-save");
     await rows0201.nth(i).locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
   }
+  await front(ros);
   await openPlan(ros, planID);
   await row(ros, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
   check(await ros.locator(".choose-action").count() === 3, "a second clerk sees each record's action and could change it before approving");
   const approveWhat = await ros.locator("#plan-confirm-what").innerText();
-  check(approveWhat.includes("Instead of destruction") && approveWhat.includes("State Archives") && approveWhat.includes("Order 2026-7"),
+  check(approveWhat.includes("Kept, not destroyed") && approveWhat.includes("State Archives") && approveWhat.includes("Order 2026-7"),
     "the approval's confirmation names the other actions: " + approveWhat);
+  // 0202's exhibit is kept: the approval counts only what goes (0201's two records), and names the kept one as kept.
+  check(approveWhat.startsWith("Approve destroying 2 records of 1 case (2026-CV-0201): 2 documents") &&
+    /Kept, not destroyed: Evidence document, version 1 of Case 2026-CV-0202[^;]*Keep permanently \(Order 2026-7/.test(approveWhat) &&
+    await ros.innerText("#plan-approve") === "Approve destroying 2 records" && (await ros.innerText("label[for=plan-confirm]")).includes("these 2 records"),
+  "the approval counts the records destroyed, not those kept by a choice, and names the kept one as kept: " + approveWhat);
+  // 0201's two evidence documents read apart: in the table, to a screen reader, and in the confirmation.
+  const chooseLabels = await ros.locator("button.choose-action").evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-label")));
+  check(new Set(chooseLabels).size === chooseLabels.length && chooseLabels.filter((l) => /Evidence document, version 1 \(document [12] of 2\), Case 2026-CV-0201$/.test(l)).length === 2,
+    "two documents of one kind in one case are told apart (“document 1 of 2”): " + JSON.stringify(chooseLabels));
   await ros.screenshot({ path: shots + "/records-actions-approve.png", fullPage: true });
   await phoneShot(ros, "records-actions-approve-phone.png");
   check(await ros.isDisabled("#plan-approve") && await ros.getAttribute("#plan-approve", "aria-describedby") === "plan-confirm-missing" &&
@@ -133,6 +150,7 @@ await run(async () => {
 
   // Rob changes a choice after Ros loaded the plan: her approval covered
   // what she saw, so it is refused, and she sees the choices again.
+  await front(rob);
   await row(rob, "2026-CV-0202").locator("button.choose-action").click();
   await rob.check("#action-keep");
   await rob.fill("#action-authority", "Order 2026-8, Superior Court");
@@ -147,6 +165,7 @@ await run(async () => {
   await rob.check("#action-confirm");
   await rob.click("#action-save");
   await rob.locator("#plan-transfers", { hasText: env("PARLEY_AGE_RECIPIENT") }).waitFor();
+  await front(ros);
   await ros.check("#plan-confirm");
   await ros.click("#plan-approve");
   const changed = ros.locator("#plan-status.refusal", { hasText: "changed what happens" });

@@ -2,7 +2,7 @@
 // by web/records_browser_test.go, which seeds two closed cases with
 // references (Rivera v. Chen is 2026-CV-0142), one case with none, and a
 // schedule.
-import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
+import { base, check, env, fitsWidth, log, run, shots, signIn } from "./harness.mjs";
 import { fieldsStyled } from "./fields.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
 // The schedule's codes for kinds of record and for what starts their clock are never read by people.
@@ -27,6 +27,28 @@ await run(async () => {
   await noRef.locator(".copy-said", { hasText: "Copied." }).waitFor();
   const copied = await rita.evaluate(() => navigator.clipboard.readText());
   check(copied === await noRef.locator(".ref-number code").innerText() && copied.length > 0, "“Copy the number” puts the case's Parley number on the clipboard");
+  // A search typed while the cases still load says so, and is answered again as each case arrives (one slow case held back here).
+  const okafor = await rita.locator('.case-holds[data-reference="2026-CV-0099"]').getAttribute("data-case");
+  let letGo;
+  const held = new Promise((r) => { letGo = r; });
+  const slow = (u) => u.pathname === `/api/v1/cases/${okafor}/documents`;
+  await rita.route(slow, async (r) => { await held; await r.continue(); });
+  await rita.reload();
+  const status = rita.locator("#case-search-status");
+  await status.filter({ hasText: "Loading cases (2 of 3)…" }).waitFor();
+  await rita.fill("#case-search", "0099");
+  const waiting = await status.innerText();
+  check(waiting === "No case loaded so far has a reference or Parley number containing “0099”. Loading cases (2 of 3)…",
+    "while a case still loads, a search says what it found so far and that cases are still loading, not that no case matches: " + waiting);
+  letGo();
+  await status.filter({ hasText: "1 case with a reference or Parley number containing “0099”." }).waitFor();
+  await rita.unroute(slow);
+  check(await rita.locator('.case-holds:not([hidden])[data-reference="2026-CV-0099"]').count() === 1, "once the case has loaded, the search finds it without being typed again");
+  // The Parley number of a case without a reference finds it too.
+  const ngNumber = await rita.locator('.case-holds[data-reference=""]').getAttribute("data-case");
+  await rita.fill("#case-search", ngNumber.slice(-6));
+  await status.filter({ hasText: "1 case with a reference or Parley number containing" }).waitFor();
+  check(await rita.locator('.case-holds:not([hidden])[data-reference=""]').count() === 1, "a case without a reference is found by its Parley number");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
   await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
@@ -60,6 +82,30 @@ await run(async () => {
   await rita.setViewportSize({ width: 1280, height: 900 });
   check(boxes[1].top >= boxes[0].bottom && boxes.every((b) => b.width >= b.formWidth * 0.9), "at phone width the hold's reason and authority are stacked, each the form's width: " + JSON.stringify(boxes));
 
+  // A second hold on the whole case (a court order): releasing one of the two quotes which one, and says the other still keeps the records.
+  await rivera.locator("input[id^=hold-reason-]").fill("Appeal pending");
+  await rivera.locator("input[id^=hold-authority-]").fill("Order 2026-200");
+  await rivera.locator(".hold-form button[type=submit]").click();
+  const appeal = rivera.locator("li[data-hold]", { hasText: "Order 2026-200" });
+  await appeal.waitFor();
+  await appeal.locator("input").fill("Appeal decided");
+  await appeal.locator("button", { hasText: "Release the case hold" }).click();
+  const releaseOne = appeal.locator(".release-confirm");
+  await releaseOne.waitFor();
+  // The reason is quoted as it was when asked: typing on in the box changes nothing that is released.
+  await appeal.locator("input[type=text]").fill("Something else");
+  const oneWords = await releaseOne.innerText();
+  check(oneWords.includes("(why: “Appeal pending”, on the authority of “Order 2026-200”)") && oneWords.includes("other holds still keep these records") &&
+    oneWords.includes("why: “Complaint received”, on the authority of “Program rule 12”") && !oneWords.includes("then kept only as long as the retention schedule says"),
+  "releasing one of two holds on a case quotes its reason and authority, and says the other still keeps the records: " + oneWords);
+  await releaseOne.locator("input[type=checkbox]").check();
+  await releaseOne.locator("button.danger").click();
+  await appeal.waitFor({ state: "detached" });
+  const all = await rita.evaluate(async () => (await fetch("/api/v1/holds?all=true")).json());
+  const appealHold = all.find((x) => x.authority === "Order 2026-200");
+  check(appealHold?.releaseReason === "Appeal decided", "the release carries the reason quoted, not what was typed after: " + JSON.stringify(appealHold ?? {}));
+  check(await rivera.locator("li[data-hold]").count() === 1, "the other hold stays");
+
   // The complaint is withdrawn; a subpoena covers one document.
   // Releasing it is asked for in the page, naming the hold and what follows; nothing is released until the tick.
   await rivera.locator("li[data-hold] input").fill("Complaint withdrawn");
@@ -67,7 +113,7 @@ await run(async () => {
   const release = rivera.locator("li[data-hold] .release-confirm");
   await release.waitFor();
   const releaseWords = await release.innerText();
-  check(releaseWords.includes("Release the legal hold on the whole of Case 2026-CV-0142?") && releaseWords.includes("destroyed for good") && releaseWords.includes("“Complaint withdrawn”") &&
+  check(releaseWords.includes("Release the legal hold on the whole of Case 2026-CV-0142 (why: “Complaint received”, on the authority of “Program rule 12”)?") && releaseWords.includes("destroyed for good") && releaseWords.includes("“Complaint withdrawn”") &&
     await release.locator("button.danger").isDisabled() && await rivera.locator("li[data-hold]").count() === 1,
   "releasing a legal hold asks a deliberate confirmation in the page, naming the case and what follows, and waits for the tick: " + releaseWords);
   await rita.setViewportSize({ width: 390, height: 844 });
@@ -83,6 +129,9 @@ await run(async () => {
   await release.locator("button.danger").click();
   await rivera.locator("li", { hasText: "No hold on the whole case" }).waitFor();
   const exhibit = rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"]`);
+  const whoSees = await exhibit.locator(".doc-hold-who").innerText();
+  check(whoSees.startsWith("Who will see this:") && whoSees.includes("see that it is on legal hold, never why") && whoSees.includes("Records staff and administrators see the reason"),
+    "a document hold's form says who will see it, and what each sees: " + whoSees);
   await exhibit.locator("button", { hasText: "Place a legal hold" }).click();
   check(await exhibit.locator("input[id^=doc-reason-]:invalid").count() === 1, "a document hold is not placed without a reason");
   await exhibit.locator("input[id^=doc-reason-]").fill("Subpoena");
@@ -93,8 +142,32 @@ await run(async () => {
 
   // The evaluation export leaves Parley once downloaded: it is asked for in the page first, saying what the file holds and who can read it.
   await rita.click("#tab-exports");
-  await rita.fill("#export-from", "2000-01");
+  // Months are chosen with a month list and a year list, which every browser draws (Firefox and Safari on a desktop draw type="month" as a bare text box).
+  check(await rita.locator("#export-form input[type=month]").count() === 0 && await rita.locator("#export-from-month option").count() === 12 &&
+    await rita.locator("#export-to-year option[value='2000']").count() === 1, "the export's months are a month list and a year list, not a month field some browsers cannot draw");
+  // Compared as months, not as text: March through December of one year is in order; December through March is not.
+  const year = String(new Date().getFullYear() - 1);
+  for (const id of ["#export-from-year", "#export-to-year"]) await rita.selectOption(id, year);
+  await rita.selectOption("#export-from-month", "12");
+  await rita.selectOption("#export-to-month", "3");
+  await rita.click("#export-form button[type=submit]");
+  await rita.locator("#export-report [role=alert]", { hasText: "The last month comes before the first" }).waitFor();
+  check(await rita.locator("#export-confirm").count() === 0, "December through March of one year is refused in words, before anything is asked");
+  await rita.selectOption("#export-from-month", "3");
+  await rita.selectOption("#export-to-month", "12");
+  await rita.click("#export-form button[type=submit]");
+  await rita.locator("#export-confirm").waitFor();
+  check((await rita.innerText("#export-confirm-what")).includes(`from March ${year} through December ${year}`), "March through December of one year is in order (compared as months, not as text)");
+  await rita.selectOption("#export-from-year", "2000");
+  await rita.selectOption("#export-from-month", "1");
+  await rita.selectOption("#export-to-year", String(new Date().getFullYear()));
+  await rita.selectOption("#export-to-month", String(new Date().getMonth() + 1));
   await rita.fill("#export-k", "2");
+  await rita.locator("#export-form").screenshot({ path: shots + "/records-export-form.png" });
+  await rita.setViewportSize({ width: 390, height: 844 });
+  await fitsWidth(rita, "the export's month and year lists on a phone");
+  await rita.locator("#export-form").screenshot({ path: shots + "/records-export-form-phone.png" });
+  await rita.setViewportSize({ width: 1280, height: 900 });
   let exported = false;
   rita.on("download", () => { exported = true; });
   await rita.click("#export-form button[type=submit]");
@@ -106,12 +179,25 @@ await run(async () => {
   check(exportWords.includes("a case that would be the only one of its kind is left out or made less precise") && !exportWords.includes("alike"),
     "the confirmation says in plain words which cases are left out (k = 2): " + exportWords);
   await exportAsk.screenshot({ path: shots + "/records-export-confirm.png" });
+  // A setting changed after asking closes the question: what is confirmed is what is made.
+  await rita.selectOption("#export-to-year", "2001");
+  check(await exportAsk.count() === 0, "changing the last month after asking closes the question, so the export cannot run with settings other than those confirmed");
+  await rita.selectOption("#export-to-year", String(new Date().getFullYear()));
+  await rita.click("#export-form button[type=submit]");
+  await exportAsk.waitFor();
   await rita.check("#export-confirm-check");
   await Promise.all([rita.waitForEvent("download"), rita.click("#export-confirm-yes")]);
   await rita.locator("#export-report", { hasText: "rows left out" }).waitFor();
   const reportWords = await rita.innerText("#export-report");
   check(reportWords.includes("(each was a case that would be the only one of its kind)") && !reportWords.includes("alike"), "the report says so in the same words: " + reportWords);
   check(await exportAsk.count() === 0, "confirmed, the export downloads and the report replaces the question");
+
+  // The caseload names each open case as the holds tab does (no title for records staff): by reference, else by the day it was opened and its Parley number.
+  await rita.click("#tab-caseload");
+  await rita.locator("#caseload-table").waitFor();
+  const load = await rita.innerText("#caseload-table tbody");
+  check(load.includes("Case 2026-CV-0099 · family case") && /Case opened \d{1,2} [A-Z][a-z]+ \d{4} \(no reference\), Parley number ending [a-z2-7]{6} · family case/.test(load) &&
+    !/Okafor|Ng v\.|Ortiz/.test(load) && noIds(load), "records staff's caseload names each case by its reference, else its opening day and Parley number, never its title: " + load);
 
   // What falls due in the next 90 days.
   await rita.click("#tab-plans");

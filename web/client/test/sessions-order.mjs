@@ -5,9 +5,10 @@
 // second scheduling's list is on the screen (a slow network, a loaded
 // server). That old list — without the second session — must not put the
 // screen back as it was before the second scheduling. Then a scheduling
-// refused (an unknown time zone), its answer held until another scheduling
-// is listed: the refusal is shown above the list, naming the session asked
-// for, not in the form drawn again meanwhile (where nobody would see it).
+// refused (an unknown time zone), its answer held until a session moved
+// meanwhile is listed (the form's button stays off while it is sent, even
+// in the form drawn again): the refusal is shown above the list, naming the
+// session asked for, not in the form drawn again (where nobody would see it).
 import { check, env, newPage, run, signInMediator } from "./harness.mjs";
 import { gate, within } from "./stale-lib.mjs";
 
@@ -72,15 +73,25 @@ await run(async () => {
   await med.fill("#session-zone", "Atlantis/Nowhere");
   await med.click("#session-form button[type=submit]");
   await within(refusedAnswered.p, 30000, "the scheduling in an unknown time zone is refused");
-  await med.fill("#session-start", env("PARLEY_START_3"));
-  await med.fill("#session-zone", "UTC");
-  await med.click("#session-form button[type=submit]");
-  await med.waitForFunction(() => document.querySelectorAll("#session-list li.session").length === 3);
+  // While it is being sent, its button is off: a second click schedules nothing twice.
+  check(await med.isDisabled("#session-form button[type=submit]"), "while a scheduling is being sent, the form's button is off");
+  // Meanwhile the mediator moves a session: the list, and the form with it, are drawn again (its button still off).
+  const first = med.locator("#session-list li.session").first();
+  const sid = await first.getAttribute("data-session");
+  await first.locator("summary").click();
+  await med.fill(`#move-start-${sid}`, env("PARLEY_START_3"));
+  await med.fill(`#move-reason-${sid}`, "The room is booked");
+  const drawn = await read(med);
+  await med.click(`#move-${sid}`);
+  await med.waitForFunction((k) => Number(document.getElementById("sessions")?.dataset.listsRead ?? "0") > k, drawn, { timeout: 30000 });
+  check(await med.isDisabled("#session-form button[type=submit]"), "the form drawn again while the scheduling is being sent keeps its button off");
   refusedRelease.open();
   await within((await refusedReq.response()).finished(), 30000, "the refusal reaches the browser");
   const note = med.locator("#sessions-refused-1");
   await note.waitFor({ timeout: 30000 });
   const said = (await note.innerText()).replace(/\s+/g, " ");
   check(said.startsWith("Not scheduled:") && said.includes("Nowhere time"), "the refusal is shown above the list, naming the session asked for: " + said);
+  await med.waitForFunction(() => !document.querySelector("#session-form button[type=submit]")?.disabled, null, { timeout: 30000 });
+  check(true, "answered, the form's button is on again");
   await med.unroute(adds);
 });

@@ -103,18 +103,22 @@ try {
   // The server's warning after scheduling (here added to its real answer, as when some mail could not be queued)
   // is shown in the page above the list, never in a browser alert; the next change (the move below) clears it.
   const adds = (u) => u.pathname.endsWith("/sessions");
+  let posted = 0;
   const warning = "The session is saved, but some of its mail could not be queued. Check the mail list and resend.";
   await med.route(adds, async (r) => {
     if (r.request().method() !== "POST") return r.continue();
+    posted++;
     const res = await r.fetch();
     await r.fulfill({ response: res, json: { ...(await res.json()), mailWarning: warning } });
   });
   let alerted = "";
   const onAlert = (d) => { alerted = d.message(); void d.dismiss(); };
   med.on("dialog", onAlert);
-  await med.click("#session-form button[type=submit]");
+  // A double click schedules one session: the button is off while the first is sent.
+  await med.dblclick("#session-form button[type=submit]");
   await med.waitForSelector("#session-list li");
   await med.locator("#sessions-mail-warning").waitFor();
+  check(posted === 1 && await med.locator("#session-list li").count() === 1, `a double click on “Schedule and send invitations” schedules one session, not two (${posted} sent)`);
   med.off("dialog", onAlert);
   await med.unroute(adds);
   check(!alerted && await med.innerText("#sessions-mail-warning") === warning,
@@ -191,12 +195,16 @@ try {
   await med.locator("#followups").screenshot({ path: shots + "/mediator-followups-form.png" });
   // Check-ins are set once, for good: a confirmation names the days, their dates and who gets them.
   const focused = () => med.evaluate(() => document.activeElement?.id ?? "");
-  await med.click("#followup-ask");
+  // Asked by the keyboard, a second Enter lands on the question, not on the button that sets them for good.
+  await med.focus("#followup-ask");
+  await med.keyboard.press("Enter");
   await med.waitForSelector("#followup-box [role=alertdialog]");
+  await med.keyboard.press("Enter");
+  check(await med.locator("#followup-table").count() === 0 && await med.locator("#followup-box [role=alertdialog]").count() === 1 && await focused() === "followup-q",
+    "Enter pressed twice sets nothing: focus is on the question, not on the button that sets the check-ins (" + await focused() + ")");
   const fq = (await med.innerText("#followup-box [role=alertdialog]")).replace(/\s+/g, " ");
   check(/Send check-ins 30 days \([^)]+\) and 90 days \([^)]+\) after closing for “Okafor v\. Lindqvist — deposit”\?/.test(fq) && fq.includes("Ada Okafor") && fq.includes("Lars Lindqvist") &&
     fq.includes("anonymous") && fq.includes("only once"), "the check-ins' confirmation names the days, their dates and who gets them: " + fq);
-  check(await focused() === "followup-confirm", "focus moves to the button that sets the check-ins");
   check(await med.locator("#followup-table").count() === 0, "asking sets nothing yet");
   await med.click("#followup-back");
   check(await med.locator("#followup-box [role=alertdialog]").count() === 0 && await focused() === "followup-ask", "going back sets nothing and puts focus back on the form's button");
