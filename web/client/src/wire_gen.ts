@@ -323,6 +323,7 @@ export interface Proposal {
   status: string;
   decidedBy?: string;
   decided?: string;
+  note?: string;
 }
 
 /**
