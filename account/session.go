@@ -461,6 +461,27 @@ func (s *Service) RevokeSessions(ctx context.Context, id string) error {
 	return err
 }
 
+// RevokeSessionsAudited is RevokeSessions for a person's request (an
+// administrator ending someone's sessions): audit appends the change's
+// entry first (see Audit), so sessions are never ended unaudited; if it
+// fails nothing is changed. It answers the account as stored after.
+func (s *Service) RevokeSessionsAudited(ctx context.Context, id string, audit Audit) (Account, error) {
+	if !ids.Valid("u", id) {
+		return Account{}, fmt.Errorf("account: %w", fault.ErrNotFound)
+	}
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		return Account{}, err
+	}
+	now := s.now().UTC()
+	var gen uint64
+	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
+		gen = newGeneration(a.SessionGeneration)
+		revoke(a, now, gen)
+		return nil
+	}, func(a Account) bool { return gen != 0 && a.SessionGeneration == gen })
+}
+
 // AccountTopic is the broker topic announcing that all of an account's
 // sessions were revoked.
 func AccountTopic(id string) string { return "account-sessions:" + id }

@@ -38,8 +38,13 @@ type Proposal struct {
 	Reason   string    `json:"reason,omitempty"`
 	Proposer string    `json:"proposer"`
 	Proposed time.Time `json:"proposed"`
-	// Status is "pending", "approved", "declined" or "withdrawn".
+	// Status is "pending", "approved", "declined", "withdrawn" or
+	// "lapsed": an approved assignment that did not take effect when its
+	// notice period ended (Note says why).
 	Status    string     `json:"status"`
 	DecidedBy string     `json:"decidedBy,omitempty"`
 	Decided   *time.Time `json:"decided,omitempty"`
+	// Note says in plain words why a lapsed assignment did not take
+	// effect.
+	Note string `json:"note,omitempty"`
 }

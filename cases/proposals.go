@@ -41,6 +41,10 @@ const (
 	ProposalApproved  ProposalStatus = "approved"
 	ProposalDeclined  ProposalStatus = "declined"
 	ProposalWithdrawn ProposalStatus = "withdrawn"
+	// ProposalLapsed: an approved assignment that did not take effect
+	// when its notice period ended, because the nominee was no longer
+	// independent of the proposer or the approver (Note says so).
+	ProposalLapsed ProposalStatus = "lapsed"
 )
 
 // Proposal is the program's proposal to recuse a mediator or to assign one
@@ -56,6 +60,9 @@ type Proposal struct {
 	Status    ProposalStatus `json:"status"`
 	DecidedBy string         `json:"decidedBy,omitempty"`
 	Decided   *time.Time     `json:"decided,omitempty"`
+	// Note says in plain words why a lapsed assignment did not take
+	// effect, for the program's staff.
+	Note string `json:"note,omitempty"`
 }
 
 // PendingMediator is a mediator the program assigned who reads nothing
@@ -70,6 +77,7 @@ const (
 	NoticeRecused   NoticeKind = "mediator.recused"
 	NoticeAssigned  NoticeKind = "mediator.assigned"
 	NoticeWithdrawn NoticeKind = "assignment.withdrawn"
+	NoticeLapsed    NoticeKind = "assignment.lapsed"
 )
 
 // Notice tells everyone in a case what the program did to its mediators.
@@ -212,12 +220,19 @@ func (s *Service) propose(ctx context.Context, actor account.Account, id string,
 		if err := check(c); err != nil {
 			return err
 		}
+		// The approved assignment of a mediator still in their notice
+		// period stays: it is weighed again when the period ends
+		// (activateDue).
+		evictable := func(p Proposal) bool { return p.Status != ProposalPending && !awaited(c, p.ID) }
 		for decided(c.Proposals) >= MaxDecidedProposals {
-			i := slices.IndexFunc(c.Proposals, func(p Proposal) bool { return p.Status != ProposalPending })
+			i := slices.IndexFunc(c.Proposals, evictable)
+			if i < 0 {
+				break
+			}
 			c.Proposals = slices.Delete(c.Proposals, i, i+1)
 		}
 		for len(c.Proposals) >= MaxProposals {
-			i := slices.IndexFunc(c.Proposals, func(p Proposal) bool { return p.Status != ProposalPending })
+			i := slices.IndexFunc(c.Proposals, evictable)
 			if i < 0 {
 				return fmt.Errorf("a case holds at most %d pending proposals: %w", MaxProposals, fault.ErrConflict)
 			}
@@ -234,6 +249,12 @@ func (s *Service) propose(ctx context.Context, actor account.Account, id string,
 		return nil
 	})
 	return p, err
+}
+
+// awaited reports whether a pending mediator of c was assigned by the
+// proposal.
+func awaited(c *Case, proposalID string) bool {
+	return slices.ContainsFunc(c.PendingMediators, func(pm PendingMediator) bool { return pm.Proposal == proposalID })
 }
 
 // findProposal returns the proposal, or not found.
@@ -470,19 +491,55 @@ func (s *Service) PendingProposals(ctx context.Context, actor account.Account) (
 // notice period (the mediator's own, or anyone's) activates them; the
 // rooms then seal a new epoch (OnMembership), so the mediator's devices get
 // only keys from then on.
+//
+// Before that, policy weighs the nominee once more against the proposer
+// and the approver, with everyone's control as it is now
+// (policy.AssignActivate): whoever took the nominee's account during the
+// notice period (approved a reset of its password, say) would otherwise
+// read the case through it. An assignment that fails is not carried out:
+// the nominee is no longer pending, the proposal is marked lapsed with a
+// note in plain words, everyone in the case is told, and it is audited
+// (case.assignment.lapsed); the case is orphaned again, for a new
+// proposal.
 func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 	now := s.now().UTC()
 	if !slices.ContainsFunc(c.PendingMediators, func(p PendingMediator) bool { return !p.ReadsFrom.After(now) }) {
 		return c, nil
 	}
+	// Weighed before the write (account records are read), keyed by
+	// nominee and proposal; a pending mediator the write finds without a
+	// verdict (approved meanwhile) waits for the next read.
+	verdicts := map[PendingMediator]string{}
+	for _, p := range c.PendingMediators {
+		if p.ReadsFrom.After(now) {
+			continue
+		}
+		lapse, err := s.assignmentLapses(ctx, c, p)
+		if err != nil {
+			// The account records cannot be read now: the activation
+			// waits (a read is not refused for it).
+			s.logger().Warn("cases: an assigned mediator's activation waits: their accounts cannot be read", "case", c.ID, "err", err)
+			return c, nil
+		}
+		verdicts[pendingKey(p)] = lapse
+	}
 	var activated []PendingMediator
 	errNone := errors.New("nothing due")
 	flushed, err := s.commitChange(ctx, c.ID, func(c *Case) error {
 		activated = nil
+		changed := false
 		var keep []PendingMediator
 		for _, p := range c.PendingMediators {
-			if p.ReadsFrom.After(now) {
+			lapse, ok := verdicts[pendingKey(p)]
+			if p.ReadsFrom.After(now) || !ok {
 				keep = append(keep, p)
+				continue
+			}
+			changed = true
+			if lapse != "" {
+				if err := s.lapse(c, p, lapse, now); err != nil {
+					return err
+				}
 				continue
 			}
 			c.Mediators = append(c.Mediators, Mediator{AccountID: p.AccountID, Name: p.Name, Added: now})
@@ -493,7 +550,7 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 				return err
 			}
 		}
-		if len(activated) == 0 {
+		if !changed {
 			return errNone
 		}
 		c.PendingMediators = keep
@@ -518,4 +575,74 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 		s.membership(ctx, c.ID, MembershipChange{Kind: "mediator.added", Account: p.AccountID})
 	}
 	return flushed, nil
+}
+
+// pendingKey is a pending mediator as activateDue's verdicts know it.
+func pendingKey(p PendingMediator) PendingMediator {
+	return PendingMediator{AccountID: p.AccountID, Proposal: p.Proposal}
+}
+
+// Why an assignment lapses, in plain words for the program's staff (the
+// proposal's Note) and as a short word for the audit log.
+const (
+	lapseNotOnRecord = "Its approval is no longer on the case's record, so whether the nominee is still independent of the people who proposed and approved it could not be checked."
+	lapseControlled  = "When the notice period ended, the person who proposed it or the person who approved it could sign in as the nominee (they created the account, reset its password, or share someone who did), so the nominee was not made a mediator of the case."
+	lapseUnknown     = "When the notice period ended, the nominee's account was of unknown origin, so it could not be counted as independent."
+)
+
+// assignmentLapses weighs the pending mediator p once more against the
+// proposal's proposer and approver, as policy.AssignActivate, and returns
+// why the assignment lapses ("" if it takes effect). An error is a
+// failure to read the account records.
+func (s *Service) assignmentLapses(ctx context.Context, c *Case, p PendingMediator) (string, error) {
+	i := slices.IndexFunc(c.Proposals, func(q Proposal) bool { return q.ID == p.Proposal })
+	if i < 0 || c.Proposals[i].Status != ProposalApproved || c.Proposals[i].DecidedBy == "" {
+		return lapseNotOnRecord, nil
+	}
+	prop := c.Proposals[i]
+	var ctl [3]account.Account
+	for j, id := range []string{prop.Proposer, prop.DecidedBy, p.AccountID} {
+		a, err := s.accounts.ControlOf(ctx, id)
+		if errors.Is(err, fault.ErrNotFound) || errors.Is(err, metastore.ErrNotFound) {
+			return lapseNotOnRecord, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		ctl[j] = a
+	}
+	proposer, approver, nominee := ctl[0], ctl[1], ctl[2]
+	// No one acts: the approver's decision is weighed, not their account
+	// as it is now (policy: assignment-takes-effect-after-notice).
+	principal := approver.Principal()
+	principal.Disabled = false
+	d := s.policy.DecideProposal(principal, policy.AssignActivate, proposalFacts(c, proposer, nominee))
+	switch {
+	case d.Allowed:
+		return "", nil
+	case slices.Contains(d.Policies, "nominee-of-unknown-provenance"):
+		return lapseUnknown, nil
+	default:
+		return lapseControlled, nil
+	}
+}
+
+// lapse carries out a lapsed assignment in c: the proposal is marked
+// lapsed with why, everyone in the case is told, and it is audited.
+func (s *Service) lapse(c *Case, p PendingMediator, why string, now time.Time) error {
+	if i := slices.IndexFunc(c.Proposals, func(q Proposal) bool { return q.ID == p.Proposal }); i >= 0 {
+		c.Proposals[i].Status, c.Proposals[i].Note = ProposalLapsed, why
+	}
+	c.Notices = append(c.Notices, Notice{ID: ids.New("n"), Kind: NoticeLapsed, Mediator: p.AccountID, Name: p.Name, At: now,
+		Text: fmt.Sprintf("The program's assignment of mediator %s did not take effect on %s, and they cannot read the case: their independence from the people who chose them could not be confirmed. The program may propose another mediator.",
+			p.Name, noticeDate(now))})
+	reason := "controlled"
+	switch why {
+	case lapseNotOnRecord:
+		reason = "approval-not-on-record"
+	case lapseUnknown:
+		reason = "nominee-provenance-unknown"
+	}
+	return s.queueEvent(c, audit.Event{Type: "case.assignment.lapsed", Actor: SystemActor, Case: c.ID,
+		Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"reason": reason}, Time: now})
 }

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -208,5 +209,58 @@ func TestDecidedProposalsDoNotFillTheCase(t *testing.T) {
 	}
 	if m, _ := got.Mediator(med.ID); m.Recused == nil || len(got.Proposals) > MaxProposals {
 		t.Fatalf("recused %v, proposals kept %d", m.Recused, len(got.Proposals))
+	}
+}
+
+// TestApprovedAssignmentKeptUntilItsActivation: the approval of a
+// mediator still in their notice period is never pushed off the case's
+// record by later decided proposals (MaxDecidedProposals), since the
+// activation weighs its proposer and approver again; once it took effect,
+// it makes room like any other.
+func TestApprovedAssignmentKeptUntilItsActivation(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	e.svc.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	med := e.stored(t, policy.RoleMediator, "med@example.org", nil)
+	a1 := e.stored(t, policy.RoleAdmin, "a1@example.org", nil)
+	a2 := e.stored(t, policy.RoleAdmin, "a2@example.org", nil)
+	n1 := e.stored(t, policy.RoleMediator, "n1@example.org", nil)
+	c := e.newCase(t, med, "kept")
+	if _, err := e.svc.Recuse(ctx, med, c.ID, "", "moving away"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.svc.ProposeAssignment(ctx, a1, c.ID, n1.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a2, c.ID, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	// More declined proposals than the record keeps decided ones.
+	for range MaxDecidedProposals + 2 {
+		r, err := e.svc.ProposeRecusal(ctx, a1, c.ID, n1.ID, "a party objected")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.DeclineProposal(ctx, a2, c.ID, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := e.svc.Proposals(ctx, a1, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(list, func(q Proposal) bool { return q.ID == p.ID && q.Status == ProposalApproved }) {
+		t.Fatalf("the approved assignment left the record before its activation: %+v", list)
+	}
+	advance(DefaultReassignmentNotice + time.Minute)
+	if _, err := e.svc.Get(ctx, n1, c.ID); err != nil {
+		t.Fatalf("the new mediator after the notice: %v", err)
+	}
+	if got, _ := e.svc.Get(ctx, n1, c.ID); len(got.PendingMediators) != 0 {
+		t.Fatalf("still pending: %+v", got.PendingMediators)
 	}
 }

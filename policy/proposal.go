@@ -14,8 +14,14 @@ const (
 	// AssignPropose: propose a mediator for an orphaned case
 	// (DecideProposal: never a nominee the proposer controls).
 	AssignPropose Action = "case.assign.propose"
-	// AssignApprove: approve an assignment proposal (DecideProposal).
+	// AssignApprove: approve an assignment proposal (DecideProposal:
+	// never a nominee the approver or the proposer controls).
 	AssignApprove Action = "case.assign.approve"
+	// AssignActivate: the notice period of an approved assignment has
+	// passed; may the nominee become a mediator of the case? Decided by
+	// the service, no one acting, with the approver as principal and
+	// everyone's control as it is then (DecideProposal).
+	AssignActivate Action = "case.assign.activate"
 	// ProposalDecline: decline or withdraw a proposal (DecideProposal).
 	ProposalDecline Action = "case.proposal.decline"
 	// ProposalRead: list a case's proposals (Decide with the case).
@@ -24,7 +30,7 @@ const (
 
 // ProposalActions lists the proposal actions, for tables and tests.
 func ProposalActions() []Action {
-	return []Action{RecusalPropose, RecusalApprove, AssignPropose, AssignApprove, ProposalDecline, ProposalRead}
+	return []Action{RecusalPropose, RecusalApprove, AssignPropose, AssignApprove, AssignActivate, ProposalDecline, ProposalRead}
 }
 
 // Proposal is a proposal about a case's mediators as policy sees it. The

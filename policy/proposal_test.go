@@ -86,6 +86,12 @@ func TestApprovalIndependence(t *testing.T) {
 	prop := func(proposer User, subject string) Proposal {
 		return Proposal{Case: orphan, Proposer: proposer.ID, ProposerLineage: proposer.Lineage, Subject: subject, SubjectLineage: lineage[subject], SubjectProvenanceKnown: true}
 	}
+	// took: the subject's control once `by` has approved a reset of its
+	// password (by joins its lineage).
+	took := func(p Proposal, by string) Proposal {
+		p.SubjectLineage = append(slices.Clone(p.SubjectLineage), by)
+		return p
+	}
 	for _, tc := range []struct {
 		name     string
 		who      User
@@ -118,6 +124,17 @@ func TestApprovalIndependence(t *testing.T) {
 		{"admin of unknown lineage approves", User{ID: "a2", Role: RoleAdmin}, RecusalApprove, prop(a1, "m1"), false, "unknown-provenance-not-independent"},
 		{"admin of unknown lineage approves an assignment", User{ID: "a2", Role: RoleAdmin}, AssignApprove, prop(a1, "n1"), false, "unknown-provenance-not-independent"},
 		{"nominee of unknown lineage", a1, AssignPropose, func() Proposal { p := prop(a1, "n1"); p.SubjectProvenanceKnown = false; return p }(), false, "nominee-of-unknown-provenance"},
+		// The proposer took the nominee after proposing it (approved a
+		// reset of its password: the nominee's control now holds a1).
+		{"approval of a nominee the proposer took since", a2, AssignApprove, took(prop(a1, "m1"), "a1"), false, "nominee-independent-of-proposer"},
+		{"approval of a nominee sharing a controller with the proposer", r1, AssignApprove, took(prop(a1x, "m1"), "a1"), false, "nominee-independent-of-proposer"},
+		{"approval of a nominee that controls the proposer", a2, AssignApprove, prop(a1xx, "a1x"), false, "nominee-independent-of-proposer"},
+		{"activation, everyone still independent", a2, AssignActivate, prop(a1, "m1"), true, ""},
+		{"activation whatever the approver's role is now", User{ID: "a2", Role: RoleMediator, ProvenanceKnown: true}, AssignActivate, prop(a1, "m1"), true, ""},
+		{"activation of a nominee the proposer took since", a2, AssignActivate, took(prop(a1, "m1"), "a1"), false, "nominee-independent-of-proposer"},
+		{"activation of a nominee the approver took since", a2, AssignActivate, took(prop(a1, "m1"), "a2"), false, "nominee-independent-of-program"},
+		{"activation of a nominee of unknown lineage", a2, AssignActivate, func() Proposal { p := prop(a1, "m1"); p.SubjectProvenanceKnown = false; return p }(), false, "nominee-of-unknown-provenance"},
+		{"proposal of a nominee the proposer took", a1, AssignPropose, took(prop(a1, "m1"), "a1"), false, "nominee-independent-of-program"},
 	} {
 		d := e.DecideProposal(tc.who, tc.a, tc.p)
 		if d.Allowed != tc.want {

@@ -133,6 +133,42 @@ func TestAccountChangesWithAuditDownAreNotMade(t *testing.T) {
 	}
 }
 
+// TestRevokeSessionsWithAuditDownIsNotMade (review 378): an administrator
+// ending someone's sessions is audited before the sessions end, as a
+// disable is. While the audit log takes no writes the request is answered
+// 503 (try again) and the sessions stand; once the log is back the retry
+// ends them and the entry is there. Before, the sessions ended, the answer
+// was 204 and the entry was lost (an ERROR log line only).
+func TestRevokeSessionsWithAuditDownIsNotMade(t *testing.T) {
+	fo := &auditDown{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	ctx := context.Background()
+	medAcct, med := n.Staff(t, policy.RoleMediator, "med-revoke@example.org")
+	adminAcct, admin := n.Staff(t, policy.RoleAdmin, "admin-revoke@example.org")
+
+	fo.down.Store(true)
+	err := admin.RevokeSessions(ctx, medAcct.ID)
+	fo.down.Store(false)
+	if problemType(err) != "unavailable" {
+		t.Fatalf("ending sessions with the audit log unwritable: %v, want unavailable (503: nothing done, try again)", err)
+	}
+	if _, err := med.Me(ctx); err != nil {
+		t.Fatalf("the sessions ended though their audit entry failed: %v", err)
+	}
+	if _, ok := auditHas(t, n, "account.sessions.revoked", adminAcct.ID, medAcct.ID); ok {
+		t.Fatal("an entry for sessions that were not ended")
+	}
+	if err := admin.RevokeSessions(ctx, medAcct.ID); err != nil {
+		t.Fatalf("ending the sessions once the log is back: %v", err)
+	}
+	if _, err := med.Me(ctx); err == nil {
+		t.Fatal("the mediator's session still works after its revocation")
+	}
+	if _, ok := auditHas(t, n, "account.sessions.revoked", adminAcct.ID, medAcct.ID); !ok {
+		t.Fatal("no account.sessions.revoked entry")
+	}
+}
+
 // afterAuditOf runs hook once, right after the first audit entry holding
 // typ is stored: something that lands between a change's entry and its
 // write.

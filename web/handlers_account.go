@@ -150,12 +150,14 @@ func (a *API) revokeSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "accountID")
-	if err := a.accounts.RevokeSessions(r.Context(), id); err != nil {
+	// Audited before the sessions end (accountAudit): while the log takes
+	// no writes nothing is ended and the answer is 503, try again.
+	var ev audit.Event
+	if _, err := a.accounts.RevokeSessionsAudited(r.Context(), id, a.accountAudit(r, "account.sessions.revoked", nil, &ev)); err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
-	actor, _ := actorFrom(r.Context())
-	a.auditEvent(r, audit.Event{Type: "account.sessions.revoked", Actor: actor.ID, Objects: []string{id}})
 	if a.messaging != nil {
 		if err := a.messaging.Announce(r.Context(), account.AccountTopic(id), []byte("revoked")); err != nil {
 			a.log.WarnContext(r.Context(), "announcing a session revocation", slog.String("error", err.Error()))

@@ -16,7 +16,7 @@ import (
 
 func proposalView(caseID string, p cases.Proposal) api.Proposal {
 	return api.Proposal{ID: p.ID, CaseID: caseID, Kind: string(p.Kind), Subject: p.Subject, Reason: p.Reason,
-		Proposer: p.Proposer, Proposed: p.Proposed, Status: string(p.Status), DecidedBy: p.DecidedBy, Decided: p.Decided}
+		Proposer: p.Proposer, Proposed: p.Proposed, Status: string(p.Status), DecidedBy: p.DecidedBy, Decided: p.Decided, Note: p.Note}
 }
 
 // proposalAction decodes a request of type Req, runs do with the actor,

@@ -139,5 +139,14 @@ func caseProposals(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.CaseID, p.Kind, p.Subject, p.Status, p.Proposer,
 			p.Proposed.Local().Format("2006-01-02"), oneLine(p.Reason))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// A lapsed assignment says why, in the server's words.
+	for _, p := range list {
+		if p.Note != "" {
+			fmt.Printf("\nProposal %s (%s) %s: %s\n", p.ID, p.Subject, p.Status, oneLine(p.Note))
+		}
+	}
+	return nil
 }

@@ -325,6 +325,7 @@ export interface Proposal {
   status: string;
   decidedBy?: string;
   decided?: string;
+  note?: string;
 }
 
 /**
