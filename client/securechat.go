@@ -140,10 +140,7 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 		// The server lists no room to a mediator no seated mediator has
 		// confirmed (docs/security.md, "A co-mediator nobody admitted
 		// reading the case"): say what they wait for.
-		if o := api.Opener(c.CreatedBy, c.Mediators); chain.Latest() == nil && o != "" && o != x.Me.Account {
-			return nil, notOpener(c, o)
-		}
-		return nil, notSitting(c, chain, x.Me.Account)
+		return nil, notAdmitted(c, chain, x.Me.Account)
 	}
 	s := &SecureChat{x: x, caseID: caseID, opts: opts, rooms: rooms, events: make(chan SecureEvent, 4096),
 		sess: x.newSession(caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]api.Message{},
@@ -180,6 +177,13 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 	if len(open) == 0 {
 		s.chat.Close()
 		s.cancel()
+		if activeMediator(c, x.Me.Account) {
+			// Listed, then refused: the server's answer about this
+			// mediator changed in between (its cache of who is seated
+			// expired, or a statement landed). Say the same as when no
+			// room is listed, whatever the timing.
+			return nil, notAdmitted(c, chain, x.Me.Account)
+		}
 		return nil, errors.New("none of the rooms could be opened")
 	}
 	s.rooms = open
@@ -962,6 +966,16 @@ func notSitting(c api.Case, chain *e2ee.Chain, me string) error {
 			e2ee.ErrMembership, first.SignerAccount)
 	}
 	return fmt.Errorf("%w: you are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does", e2ee.ErrMembership)
+}
+
+// notAdmitted is what a mediator of c the server shows no room is told:
+// who opens the conversation, before its first statement, or that no
+// mediator has admitted them (or that someone else's device started it).
+func notAdmitted(c api.Case, chain *e2ee.Chain, me string) error {
+	if o := api.Opener(c.CreatedBy, c.Mediators); chain.Latest() == nil && o != "" && o != me {
+		return notOpener(c, o)
+	}
+	return notSitting(c, chain, me)
 }
 
 // activeMediator reports whether account is a mediator of c who is not
