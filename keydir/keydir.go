@@ -791,6 +791,16 @@ func (s *Service) CaseDevices(ctx context.Context, actor account.Account, caseID
 		}
 		devs, revs, ends = append(devs, d...), append(revs, r...), append(ends, e...)
 	}
+	// A mediator no seated mediator has confirmed is answered as a
+	// participant is (unconfirmed-mediators-read-the-roster-only): the
+	// fact of who is unconfirmed is asked of the key directory only for a
+	// mediator of the case (review of 2026-12-07: the full list went to
+	// them, devices waiting for admission on every side included).
+	if m, ok := c.Mediator(actor.ID); ok && m.Recused == nil {
+		if err := s.cfg.Cases.Admission(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	all := s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed
 	p, groups, err := s.proveSome(ctx, since, func(size int64) [][]*stored {
 		if all {
