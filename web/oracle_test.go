@@ -88,26 +88,11 @@ func TestEveryCaseRouteAnotherCaseLooksLikeNoCase(t *testing.T) {
 	// body with caseID blanked, and the audit entries in party B's name
 	// that the call appended (the case id blanked too).
 	ask := func(r route, caseID string) (int, string, []string) {
-		req := samples.request(t, r, fill(r.pattern, caseID), partyB.Token)
-		before := n.Audit.Size()
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, body, entries := askAudited(t, n, samples.request(t, r, fill(r.pattern, caseID), partyB.Token), partyBID)
+		for i, e := range entries {
+			entries[i] = strings.ReplaceAll(e, caseID, "ID")
 		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		var entries []string
-		for i := before; i < n.Audit.Size(); i++ {
-			ev, err := n.Audit.Entry(ctx, i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Actor == partyBID {
-				ev.Time = time.Time{}
-				entries = append(entries, strings.ReplaceAll(fmt.Sprintf("%+v", ev), caseID, "ID"))
-			}
-		}
-		return res.StatusCode, normalize(string(b), caseID), entries
+		return code, normalize(body, caseID), entries
 	}
 	checked := 0
 	for _, r := range allRoutes(t, n) {
@@ -131,4 +116,30 @@ func TestEveryCaseRouteAnotherCaseLooksLikeNoCase(t *testing.T) {
 		t.Fatalf("only %d case routes found", checked)
 	}
 	t.Logf("%d case routes", checked)
+}
+
+// askAudited sends req and returns the answer's status and body and the
+// audit entries in actor's name the request appended (each as "%+v", its
+// time blanked).
+func askAudited(t *testing.T, n *nodetest.Node, req *http.Request, actor string) (int, string, []string) {
+	t.Helper()
+	before := n.Audit.Size()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var entries []string
+	for i := before; i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(req.Context(), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Actor == actor {
+			ev.Time = time.Time{}
+			entries = append(entries, fmt.Sprintf("%+v", ev))
+		}
+	}
+	return res.StatusCode, string(b), entries
 }
