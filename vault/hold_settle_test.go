@@ -28,6 +28,9 @@ type releasingHoldStore struct {
 	afterWrite func()
 	onHold     func()
 	fail       bool
+	// refuseRelease: once onHold has run, every SetLegalHold(off) is
+	// refused (errHoldRefused).
+	refuseRelease bool
 
 	puts   atomic.Int32
 	once   sync.Once
@@ -52,6 +55,9 @@ func (s *releasingHoldStore) Put(ctx context.Context, key string, r io.Reader, s
 }
 
 func (s *releasingHoldStore) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	if !on && s.refuseRelease && s.ran.Load() {
+		return errHoldRefused
+	}
 	if on && s.armed.CompareAndSwap(true, false) {
 		s.onHold()
 		s.ran.Store(true)
@@ -184,4 +190,56 @@ func TestAdditionUnderReleasedCaseHoldIsNotLeftHeld(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAdditionWhoseHoldCannotBeClearedIsWarned: a case hold stands as a
+// new document uploads and is released before the document is listed;
+// the store then refuses to clear storage holds. The upload stands, its
+// document under storage hold (the safe side), and a WARN names it so an
+// operator can clear it (before: held, and nothing said so).
+func TestAdditionWhoseHoldCannotBeClearedIsWarned(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		st := &releasingHoldStore{Store: store, refuseRelease: true}
+		e := newEnv(t, st)
+		var logs syncBuffer
+		e.vault.log = slog.New(slog.NewTextHandler(&logs, nil))
+		k := e.newCast(t)
+		ctx := t.Context()
+		med := k.who["mediator"]
+		st.onHold = func() {
+			if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, false); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
+			t.Fatal(err)
+		}
+		st.armed.Store(true)
+		d, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "kept.pdf", Audience: k.audience(t, "joint"), Class: ClassEvidence},
+			strings.NewReader("held, released, not cleared"))
+		if err != nil {
+			t.Fatalf("upload: %v", err)
+		}
+		if !st.ran.Load() {
+			t.Fatal("the case hold was never released during the upload")
+		}
+		var vr versionRecord
+		if _, err := e.meta.Get(ctx, versionKey(k.caseID, d.ID, 1), &vr); err != nil {
+			t.Fatal(err)
+		}
+		if on, err := store.LegalHold(ctx, vr.Object, vr.ObjectVID); err != nil || !on {
+			t.Fatalf("ciphertext whose hold could not be cleared is not held (%v)", err)
+		}
+		warned := false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "level=WARN") && strings.Contains(line, "left under storage hold") &&
+				strings.Contains(line, d.ID) && strings.Contains(line, "why=release") {
+				warned = true
+			}
+		}
+		if !warned {
+			t.Errorf("no WARN names the document left held; log:\n%s", logs.String())
+		}
+	})
 }
