@@ -172,6 +172,82 @@ func (s *Service) releaseDocument(ctx context.Context, d *docRecord) error {
 	}
 }
 
+// settleNewHold makes the storage hold of version v of docID, just made
+// visible (listed) with its storage hold set for a hold read earlier,
+// agree with the holds that stand now. A hold released between that read
+// and the version's listing or its holdVersion could not clear it (its
+// release cleared what it listed, before this version was listed or
+// before holdVersion set it again): the document's record and its case's
+// hold are read again and, if neither holds it, its storage hold is
+// cleared, then they are read once more, setting it again if a hold was
+// placed meanwhile, until a look agrees with what it last did (as
+// releaseDocument does, holdSettleRounds rounds at most; then it is left
+// held, with a WARN). Each step the store does not answer is tried again
+// (retryTransient) while ctx lasts. A step that still fails leaves the
+// version held (set again if it had been cleared), with the same WARN;
+// the error returned says only that it could not be set again: the
+// version may be listed without its storage hold under a hold that
+// stands, and the caller takes it back.
+func (s *Service) settleNewHold(ctx context.Context, caseID, docID string, v int) error {
+	warn := func(why string, err error) {
+		attrs := []any{slog.String("case", caseID), slog.String("document", docID), slog.Int("version", v), slog.String("why", why)}
+		if err != nil {
+			attrs = append(attrs, slog.Any("err", err))
+		}
+		s.log.WarnContext(ctx, "vault: a new version was left under storage hold: the holds on it could not be confirmed after it was added; place and release a hold on its document to clear them", attrs...)
+	}
+	// keepHeld sets the storage hold again after a step failed with it
+	// possibly cleared.
+	keepHeld := func(why string, cause error) error {
+		if err := retryTransient(ctx, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, docID, v, true) }); err != nil {
+			return fmt.Errorf("hold new version: %w", err)
+		}
+		warn(why, cause)
+		return nil
+	}
+	on := true
+	for round := 1; ; round++ {
+		var held bool
+		err := retryTransient(ctx, func(ctx context.Context) (err error) {
+			held, err = s.docHeld(ctx, caseID, docID)
+			return err
+		})
+		switch {
+		case err != nil && on:
+			warn("read", err)
+			return nil
+		case err != nil:
+			return keepHeld("read", err)
+		case held == on:
+			return nil
+		case !held && round >= holdSettleRounds:
+			warn("rounds", nil)
+			return nil
+		}
+		if err := retryTransient(ctx, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, docID, v, held) }); err != nil {
+			if held {
+				return fmt.Errorf("hold new version: %w", err)
+			}
+			// Cleared in part, perhaps after a placement's pass over
+			// the document: set again.
+			return keepHeld("release", err)
+		}
+		on = held
+	}
+}
+
+// docHeld reports whether a document is held now, by its own hold or its
+// case's. A record gone is held by its case's hold only.
+func (s *Service) docHeld(ctx context.Context, caseID, docID string) (bool, error) {
+	var r docRecord
+	if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err == nil && r.Hold != nil {
+		return true, nil
+	} else if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		return false, err
+	}
+	return s.CaseHeld(ctx, caseID)
+}
+
 // holdSettleRounds bounds how often releaseDocument sets a document's
 // storage holds again and clears them again for holds placed and released
 // meanwhile.

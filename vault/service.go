@@ -442,6 +442,15 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			return Document{}, true, takeBack(fmt.Errorf("hold new document: %w", err))
 		}
 	}
+	if held {
+		// The case hold read above may have been released before the
+		// document was listed, or before holdVersion set its storage
+		// hold again: that release cleared what it listed, not this.
+		// The holds are read again now that it is listed (review 387).
+		if err := s.settleNewHold(checks, caseID, d.ID, 1); err != nil {
+			return Document{}, true, takeBack(fmt.Errorf("hold new document: %w", err))
+		}
+	}
 	if err := retryTransient(checks, func(ctx context.Context) error { return s.refusedSince(ctx, caseID) }); err != nil {
 		return Document{}, true, takeBack(err)
 	}
@@ -861,10 +870,11 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	// again before the version is taken back, as Upload's are.
 	checks, cancelChecks := context.WithTimeout(post, postVisibleRetry)
 	defer cancelChecks()
-	if !heldBefore {
+	held := heldBefore
+	if !held {
 		// A hold placed while this version uploaded, after the hold's
 		// own pass over the document's versions.
-		held := committed.Hold != nil
+		held = committed.Hold != nil
 		if !held {
 			if err := retryTransient(checks, func(ctx context.Context) (err error) {
 				held, err = s.CaseHeld(ctx, caseID)
@@ -877,6 +887,14 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 			if err := retryTransient(checks, func(ctx context.Context) error { return s.holdVersion(ctx, caseID, docID, num, true) }); err != nil {
 				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
+		}
+	}
+	if held {
+		// The hold read above may have been released before the version
+		// was listed, or before holdVersion set its storage hold again
+		// (as Upload's, review 387).
+		if err := s.settleNewHold(checks, caseID, docID, num); err != nil {
+			return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 		}
 	}
 	if err := retryTransient(checks, func(ctx context.Context) error { return s.refusedSince(ctx, caseID) }); err != nil {
