@@ -83,6 +83,14 @@ type Account struct {
 	// PendingReset: an administrator asked to reset this account's
 	// password and a second one has not yet approved (RequestReset).
 	PendingReset *PendingReset `json:"pendingReset,omitempty"`
+	// AssignedBy are the administrators who proposed and approved a
+	// program assignment of this account to a case that took effect
+	// (RecordAssigners), deduplicated, at most MaxAssigners. Neither they
+	// nor anyone one person could hold together with them approves a
+	// reset of its password (policy/passwordreset.cedar). Empty for
+	// accounts never assigned, and for assignments that took effect
+	// before it was recorded.
+	AssignedBy []string `json:"assignedBy,omitempty"`
 }
 
 // PendingReset is a password reset waiting for a second administrator.

@@ -515,10 +515,18 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 			continue
 		}
 		lapse, err := s.assignmentLapses(ctx, c, p)
+		if err == nil && lapse == "" {
+			// The nominee's account remembers who assigned it before the
+			// assignment takes effect: they never approve a reset of its
+			// password (policy: assigner-cannot-approve-reset-of-assignee).
+			prop := c.Proposals[slices.IndexFunc(c.Proposals, func(q Proposal) bool { return q.ID == p.Proposal })]
+			err = s.accounts.RecordAssigners(ctx, p.AccountID, prop.Proposer, prop.DecidedBy)
+		}
 		if err != nil {
-			// The account records cannot be read now: the activation
-			// waits (a read is not refused for it).
-			s.logger().Warn("cases: an assigned mediator's activation waits: their accounts cannot be read", "case", c.ID, "err", err)
+			// The account records cannot be read (or the nominee's
+			// assigners recorded) now: the activation waits (a read is
+			// not refused for it).
+			s.logger().Warn("cases: an assigned mediator's activation waits: their accounts cannot be read or their assigners recorded", "case", c.ID, "err", err)
 			return c, nil
 		}
 		verdicts[pendingKey(p)] = lapse

@@ -39,6 +39,10 @@ type PasswordReset struct {
 	// both, as of the requester.
 	Creator        string
 	CreatorLineage []string
+	// AssignerControl is everyone who assigned the target to a case
+	// (account.Account.AssignedBy) and everyone who controls one of them
+	// (account.Control): the approver must be independent of them too.
+	AssignerControl []string
 }
 
 // DecideReset answers whether u may do a (AccountReset, AccountResetRequest,
@@ -54,6 +58,7 @@ func (e *Engine) DecideReset(u User, a Action, r PasswordReset) Decision {
 		"requester":        cedar.NewEntityUID("User", cedar.String(r.Requester)),
 		"requesterControl": userSet(append([]string{r.Requester}, r.RequesterLineage...)),
 		"creatorControl":   userSet(creatorControl(r)),
+		"assignerControl":  userSet(r.AssignerControl),
 	})}
 	return e.evaluate(entities, principal, a, uid)
 }

@@ -81,3 +81,45 @@ func TestResetOfContentAccountsTakesTwoAdmins(t *testing.T) {
 		t.Error("a disabled admin approves")
 	}
 }
+
+// Whoever assigned a mediator to a case (proposed or approved the
+// assignment), and any account one person could hold together with
+// theirs, never approves a reset of that mediator's password, whoever
+// requested it: they would sign in as the mediator they chose.
+func TestAssignerCannotApproveResetOfAssignee(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a1 proposed, a2 approved; a5 created a2 (in a2's control); c requests.
+	r := PasswordReset{Target: "m1", TargetRole: RoleMediator, Requester: "c",
+		AssignerControl: []string{"a1", "a2", "a5"}}
+	for _, tc := range []struct {
+		name    string
+		u       User
+		allowed bool
+	}{
+		{"the proposer", User{ID: "a1", Role: RoleAdmin, ProvenanceKnown: true}, false},
+		{"the approver", User{ID: "a2", Role: RoleAdmin, ProvenanceKnown: true}, false},
+		{"the approver's creator", User{ID: "a5", Role: RoleAdmin, ProvenanceKnown: true}, false},
+		{"an admin the proposer created", User{ID: "a3", Role: RoleAdmin, Lineage: []string{"a1"}, ProvenanceKnown: true}, false},
+		{"an independent admin", User{ID: "d", Role: RoleAdmin, ProvenanceKnown: true}, true},
+	} {
+		d := e.DecideReset(tc.u, AccountResetApprove, r)
+		if d.Allowed != tc.allowed {
+			t.Errorf("%s approves a reset of the mediator they assigned: allowed %v, want %v (%v)", tc.name, d.Allowed, tc.allowed, d.Policies)
+		}
+		if !tc.allowed {
+			// Declining stays open to them: it gives no password.
+			if d := e.DecideReset(tc.u, AccountResetDecline, r); !d.Allowed {
+				t.Errorf("%s cannot decline: %v", tc.name, d.Policies)
+			}
+		}
+	}
+	// Without assigners, the proposer is an ordinary second administrator.
+	plain := r
+	plain.AssignerControl = nil
+	if d := e.DecideReset(User{ID: "a1", Role: RoleAdmin, ProvenanceKnown: true}, AccountResetApprove, plain); !d.Allowed {
+		t.Errorf("an admin who assigned nothing cannot approve: %v", d.Policies)
+	}
+}

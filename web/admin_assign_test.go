@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,66 @@ func TestAssignmentLapsesWhenNomineeTakenDuringNotice(t *testing.T) {
 			k.readsAll(t, "the next mediator", otherC)
 			k.readsNothing(t, "the lapsed nominee", asN)
 		})
+	}
+}
+
+// TestAssignerCannotApproveResetAfterActivation (review of 2026-12-07):
+// A proposes mediator N for an orphaned case, B approves, and the
+// assignment takes effect after the notice. Honest administrator C asked
+// for a reset of N's password during the notice (a request stays
+// approvable for a week). Neither A nor B may approve it: they would hold
+// N's temporary password and read the case as N. Each refusal is audited.
+// An independent administrator D may approve.
+func TestAssignerCannotApproveResetAfterActivation(t *testing.T) {
+	k := orphanedCase(t)
+	ctx := t.Context()
+	a, adminA := k.n.Staff(t, policy.RoleAdmin, "a@example.org")
+	b, adminB := k.n.Staff(t, policy.RoleAdmin, "b@example.org")
+	_, adminC := k.n.Staff(t, policy.RoleAdmin, "c@example.org")
+	_, adminD := k.n.Staff(t, policy.RoleAdmin, "d@example.org")
+	nominee, _ := k.n.Staff(t, policy.RoleMediator, "n@example.org")
+
+	p, err := proposeAssignment(ctx, adminA, k.id, nominee.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := approve(ctx, adminB, k.id, p.ID); err != nil {
+		t.Fatalf("independent approval: %v", err)
+	}
+	if _, err := adminC.ResetPassword(ctx, nominee.ID); err != nil {
+		t.Fatalf("C requesting a reset of the nominee's password: %v", err)
+	}
+	k.clock.Advance(cases.DefaultReassignmentNotice + time.Minute)
+	c, err := k.party["A"].Case(ctx, k.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.PendingMediators) != 0 || !slices.ContainsFunc(c.Mediators, func(m api.Mediator) bool { return m.AccountID == nominee.ID }) {
+		t.Fatalf("the assignment did not take effect: pending %+v, mediators %+v", c.PendingMediators, c.Mediators)
+	}
+	for _, who := range []struct {
+		name string
+		acct account.Account
+		c    *client.Client
+	}{{"the proposer", a, adminA}, {"the approver", b, adminB}} {
+		from := k.n.Audit.Size()
+		if res, err := who.c.ApproveReset(ctx, nominee.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+			t.Fatalf("%s approved a reset of the mediator they assigned (password given: %v): %v", who.name, res.TemporaryPassword != "", err)
+		}
+		audited := false
+		for i := from; i < k.n.Audit.Size() && !audited; i++ {
+			ev, err := k.n.Audit.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			audited = ev.Type == "access.denied" && ev.Actor == who.acct.ID && slices.Contains(ev.Objects, nominee.ID)
+		}
+		if !audited {
+			t.Errorf("the refusal of %s is not audited as access.denied", who.name)
+		}
+	}
+	res, err := adminD.ApproveReset(ctx, nominee.ID)
+	if err != nil || res.TemporaryPassword == "" {
+		t.Fatalf("an independent administrator cannot approve: %v", err)
 	}
 }

@@ -225,6 +225,16 @@ func (a *API) authorizeReset(r *http.Request, action policy.Action, target accou
 		}
 		rr.CreatorLineage = creatorCtl.Lineage
 	}
+	// Nor may anyone who assigned the account to a case approve, nor one
+	// tied to them (policy: assigner-cannot-approve-reset-of-assignee).
+	for _, id := range target.AssignedBy {
+		assignerCtl, err := a.accounts.ControlOf(r.Context(), id)
+		if err != nil && !errors.Is(err, fault.ErrNotFound) {
+			return err
+		}
+		rr.AssignerControl = append(rr.AssignerControl, id)
+		rr.AssignerControl = append(rr.AssignerControl, assignerCtl.Lineage...)
+	}
 	if a.policy.DecideReset(actorCtl.Principal(), action, rr).Allowed {
 		return nil
 	}
