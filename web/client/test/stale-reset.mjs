@@ -23,7 +23,9 @@ await run(async () => {
   await row.locator("button[data-act=reset]").click();
   const question = await row.locator(".confirm p").innerText();
   check(question.includes("more than a week old, is replaced by yours"), "asking again says it replaces the old request: " + question);
-  await admin.keyboard.press("Enter"); // the confirmation's first button has the focus
+  // The question has the focus, not the button that acts (UX review 379 H1): Enter does nothing; the button does.
+  check(await admin.evaluate(() => document.activeElement?.classList.contains("confirm-q")), "the question, not its button, has the focus");
+  await row.locator(".confirm button.primary").click();
   await admin.locator("#people-status", { hasText: "Asked again" }).waitFor();
   const after = await row.innerText();
   check(after.includes("waiting for a second administrator to approve the first password (asked for by you)"), "the new request waits, asked for by the second admin: " + after);
