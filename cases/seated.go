@@ -237,6 +237,18 @@ func (s *Service) Admission(ctx context.Context, c *Case) error {
 		return err
 	}
 	c.signed = signed
+	c.unconfirmed = unconfirmedIn(c, seated, signed)
+	return nil
+}
+
+// unconfirmedIn is Admission's fact for case c as its record now is, given
+// the mediators the case's signed membership seats and whether it has a
+// statement: pure, so a change of the record can be weighed before it is
+// written.
+func unconfirmedIn(c *Case, seated []string, signed bool) []string {
+	if len(c.Mediators) <= 1 {
+		return nil
+	}
 	opener := Opener(c)
 	// A signed case none of whose seated mediators is still active (each
 	// recused or removed) has nobody left to confirm anyone: its active
@@ -250,15 +262,16 @@ func (s *Service) Admission(ctx context.Context, c *Case) error {
 			seatedActive = true
 		}
 	}
+	var out []string
 	for _, m := range c.Mediators {
 		if m.Recused != nil {
 			continue // a recused mediator is shut out by the record's own rules, not told to wait
 		}
 		if signed && seatedActive && !slices.Contains(seated, m.AccountID) || !signed && opener != "" && m.AccountID != opener {
-			c.unconfirmed = append(c.unconfirmed, m.AccountID)
+			out = append(out, m.AccountID)
 		}
 	}
-	return nil
+	return out
 }
 
 // authorizeConfirmed is authorize for an action that changes who is in
