@@ -163,8 +163,9 @@ type Case struct {
 	// recusal or an assignment approved by two people), told to everyone
 	// who reads the case.
 	Notices []CaseNotice `json:"notices,omitempty"`
-	// PendingMediators were assigned by the program and read nothing until
-	// their notice period ends.
+	// PendingMediators were assigned by the program, or held back by its
+	// recusal of the last mediator who had admitted anyone (Held), and
+	// read nothing until their notice period ends.
 	PendingMediators []PendingMediator `json:"pendingMediators,omitempty"`
 }
 
@@ -173,7 +174,7 @@ func (Case) wire() {}
 // CaseNotice says in plain words (Text) what the program did to a mediator.
 type CaseNotice struct {
 	ID        string     `json:"id"`
-	Kind      string     `json:"kind"` // mediator.recused, mediator.assigned
+	Kind      string     `json:"kind"` // mediator.recused, mediator.assigned, mediator.held, assignment.withdrawn, assignment.lapsed
 	Mediator  string     `json:"mediator"`
 	Name      string     `json:"name"`
 	At        time.Time  `json:"at"`
@@ -183,13 +184,17 @@ type CaseNotice struct {
 }
 
 // PendingMediator is a mediator the program assigned who reads nothing
-// before ReadsFrom.
+// before ReadsFrom, or (Held) a co-mediator a mediator of the case added
+// and no one admitted, whom the program's recusal of the last mediator
+// who could have admitted them holds back as long (Proposal is then that
+// recusal).
 type PendingMediator struct {
 	AccountID string    `json:"accountId"`
 	Name      string    `json:"name"`
 	Approved  time.Time `json:"approved"`
 	ReadsFrom time.Time `json:"readsFrom"`
 	Proposal  string    `json:"proposal"`
+	Held      bool      `json:"held,omitempty"`
 }
 
 // Summary is what records staff may see of a case: no title, names, or text.

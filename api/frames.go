@@ -59,7 +59,7 @@ type Seal struct {
 // MembershipEvent is the JSON in a Seal's Reason when a membership change
 // ended the epoch: ids only.
 type MembershipEvent struct {
-	Change  string `json:"change"` // "participant.joined", "mediator.added", "mediator.recused"
+	Change  string `json:"change"` // "participant.joined", "mediator.added", "mediator.recused", "mediator.held", …
 	Account string `json:"account"`
 }
 

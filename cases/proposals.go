@@ -78,6 +78,9 @@ const (
 	NoticeAssigned  NoticeKind = "mediator.assigned"
 	NoticeWithdrawn NoticeKind = "assignment.withdrawn"
 	NoticeLapsed    NoticeKind = "assignment.lapsed"
+	// NoticeHeld: a co-mediator no one admitted, held back by the
+	// program's recusal of the last mediator who could have (hold).
+	NoticeHeld NoticeKind = "mediator.held"
 )
 
 // Notice tells everyone in a case what the program did to its mediators.
@@ -303,12 +306,23 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 	if err != nil {
 		return Proposal{}, fmt.Errorf("your account: %w", err)
 	}
+	// Who the case's signed membership seats, read fresh (not through
+	// Admission's cache): a recusal that leaves no confirmed mediator
+	// holds back the unconfirmed ones (heldByRecusal).
+	var seated []string
+	var signed bool
+	if p.Kind == ProposeRecusal && s.Membership != nil {
+		if seated, signed, err = s.Membership.SeatedMediators(ctx, id); err != nil {
+			return Proposal{}, fmt.Errorf("the case's membership: %w", err)
+		}
+	}
 	var out Proposal
 	var change MembershipChange
+	var heldChanges []MembershipChange
 	_, err = s.mutateBy(ctx, actor, id, action, func(c *Case) policy.Decision {
 		return s.policy.DecideProposal(approver.Principal(), action, proposalFacts(c, proposer, subject))
 	}, func(c *Case, ev *audit.Event) error {
-		change = MembershipChange{}
+		change, heldChanges = MembershipChange{}, nil
 		p, err := findProposal(c, proposalID)
 		if err != nil {
 			return err
@@ -330,16 +344,31 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 				if m.Recused != nil {
 					return fmt.Errorf("mediator already recused: %w", fault.ErrConflict)
 				}
+				// Weighed on the record before the recusal is made.
+				held := heldByRecusal(c, subject.ID, seated, signed)
 				m.Recused, m.RecusalReason = &now, p.Reason
 				n.Kind, n.Name = NoticeRecused, m.Name
 				n.Text = fmt.Sprintf("The program recused mediator %s on %s. Reason: %s", m.Name, noticeDate(now), p.Reason)
 				change = MembershipChange{Kind: "mediator.recused", Account: subject.ID, Rooms: c.leaveRooms(subject.ID), By: actor.ID}
+				c.Notices = append(c.Notices, n)
+				n = Notice{} // told before the held mediators' notices
+				hc, err := s.hold(c, held, *p, actor.ID, now)
+				if err != nil {
+					return err
+				}
+				heldChanges = hc
 			} else if i := slices.IndexFunc(c.PendingMediators, func(pm PendingMediator) bool { return pm.AccountID == subject.ID }); i >= 0 {
 				pm := c.PendingMediators[i]
 				c.PendingMediators = slices.Delete(c.PendingMediators, i, i+1)
 				n.Kind, n.Name = NoticeWithdrawn, pm.Name
 				n.Text = fmt.Sprintf("The program withdrew the assignment of mediator %s on %s, before they could read the case. Reason: %s", pm.Name, noticeDate(now), p.Reason)
 				ev.Type = "case.assignment.withdrawn"
+				if pm.Held {
+					// No assignment to withdraw: a recusal (ev.Type as set).
+					n.Kind = NoticeRecused
+					n.Text = fmt.Sprintf("The program recused mediator %s on %s, before they could read the case. Reason: %s", pm.Name, noticeDate(now), p.Reason)
+					ev.Type = "case.recusal"
+				}
 			} else {
 				return fmt.Errorf("mediator %s: %w", subject.ID, fault.ErrNotFound)
 			}
@@ -365,7 +394,9 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 			ev.Attrs = map[string]string{"readsFrom": from.Format(time.RFC3339)}
 		}
 		p.Status, p.DecidedBy, p.Decided = ProposalApproved, actor.ID, &now
-		c.Notices = append(c.Notices, n)
+		if n.ID != "" {
+			c.Notices = append(c.Notices, n)
+		}
 		out = *p
 		return nil
 	})
@@ -375,7 +406,41 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 	if change.Kind != "" {
 		s.membership(ctx, id, change)
 	}
+	for _, ch := range heldChanges {
+		s.membership(ctx, id, ch)
+	}
 	return out, nil
+}
+
+// hold carries out, in c, the holding back of the mediators the
+// program's recusal proposal p (approved by approver at now) leaves
+// without anyone who could confirm them (heldByRecusal): they are treated
+// as a mediator the program assigns. Each leaves the record's mediators
+// (and the rooms with chosen people they were put in) for
+// PendingMediators, Held, reading nothing until the notice period ends;
+// every participant is told in a notice naming them and the date;
+// each is audited (case.comediator.held, the approver as actor). When the
+// period ends they are weighed against the recusal's proposer and
+// approver as a nominee is (activateDue: case.assign.activate), and their
+// account records them as its assigners. It returns the membership
+// changes to announce once the write stands.
+func (s *Service) hold(c *Case, held []Mediator, p Proposal, approver string, now time.Time) ([]MembershipChange, error) {
+	var changes []MembershipChange
+	from := now.Add(s.ReassignmentNotice)
+	for _, m := range held {
+		c.Mediators = slices.DeleteFunc(c.Mediators, func(x Mediator) bool { return x.AccountID == m.AccountID })
+		changes = append(changes, MembershipChange{Kind: "mediator.held", Account: m.AccountID, Rooms: c.leaveRooms(m.AccountID), By: approver})
+		c.PendingMediators = append(c.PendingMediators, PendingMediator{AccountID: m.AccountID, Name: m.Name,
+			Approved: now, ReadsFrom: from, Proposal: p.ID, Held: true})
+		c.Notices = append(c.Notices, Notice{ID: ids.New("n"), Kind: NoticeHeld, Mediator: m.AccountID, Name: m.Name, At: now, ReadsFrom: &from,
+			Text: fmt.Sprintf("A mediator of the case added %s as a co-mediator, and no mediator of the case had let them in yet; after this recusal none is left who could. They can read the case from %s.",
+				m.Name, noticeTime(from))})
+		if err := s.queueEvent(c, audit.Event{Type: "case.comediator.held", Actor: approver, Case: c.ID,
+			Objects: []string{m.AccountID, p.ID}, Attrs: map[string]string{"readsFrom": from.Format(time.RFC3339)}, Time: now}); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
 }
 
 // orphaned reports whether every mediator of c has recused and none is
@@ -638,19 +703,31 @@ func (s *Service) assignmentLapses(ctx context.Context, c *Case, p PendingMediat
 // lapse carries out a lapsed assignment in c: the proposal is marked
 // lapsed with why, everyone in the case is told, and it is audited.
 func (s *Service) lapse(c *Case, p PendingMediator, why string, now time.Time) error {
+	if p.Held {
+		// The recusal that held them back stands: only they are gone.
+		c.Notices = append(c.Notices, Notice{ID: ids.New("n"), Kind: NoticeLapsed, Mediator: p.AccountID, Name: p.Name, At: now,
+			Text: fmt.Sprintf("Co-mediator %s did not become a mediator of the case on %s, and they cannot read it: their independence from the people who recused the case's last mediator could not be confirmed. The program may propose another mediator.",
+				p.Name, noticeDate(now))})
+		return s.queueEvent(c, audit.Event{Type: "case.comediator.lapsed", Actor: SystemActor, Case: c.ID,
+			Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"reason": lapseReason(why)}, Time: now})
+	}
 	if i := slices.IndexFunc(c.Proposals, func(q Proposal) bool { return q.ID == p.Proposal }); i >= 0 {
 		c.Proposals[i].Status, c.Proposals[i].Note = ProposalLapsed, why
 	}
 	c.Notices = append(c.Notices, Notice{ID: ids.New("n"), Kind: NoticeLapsed, Mediator: p.AccountID, Name: p.Name, At: now,
 		Text: fmt.Sprintf("The program's assignment of mediator %s did not take effect on %s, and they cannot read the case: their independence from the people who chose them could not be confirmed. The program may propose another mediator.",
 			p.Name, noticeDate(now))})
-	reason := "controlled"
+	return s.queueEvent(c, audit.Event{Type: "case.assignment.lapsed", Actor: SystemActor, Case: c.ID,
+		Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"reason": lapseReason(why)}, Time: now})
+}
+
+// lapseReason is why (a lapse… sentence) as a short word for the audit log.
+func lapseReason(why string) string {
 	switch why {
 	case lapseNotOnRecord:
-		reason = "approval-not-on-record"
+		return "approval-not-on-record"
 	case lapseUnknown:
-		reason = "nominee-provenance-unknown"
+		return "nominee-provenance-unknown"
 	}
-	return s.queueEvent(c, audit.Event{Type: "case.assignment.lapsed", Actor: SystemActor, Case: c.ID,
-		Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"reason": reason}, Time: now})
+	return "controlled"
 }

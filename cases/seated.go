@@ -237,28 +237,70 @@ func (s *Service) Admission(ctx context.Context, c *Case) error {
 		return err
 	}
 	c.signed = signed
+	c.unconfirmed = unconfirmedIn(c, seated, signed)
+	return nil
+}
+
+// unconfirmedIn is Admission's fact for case c as its record now is, given
+// the mediators the case's signed membership seats and whether it has a
+// statement: pure, so a change of the record (a recusal the program
+// approves: heldByRecusal) can be weighed before it is written.
+func unconfirmedIn(c *Case, seated []string, signed bool) []string {
+	if len(c.Mediators) <= 1 {
+		return nil
+	}
 	opener := Opener(c)
 	// A signed case none of whose seated mediators is still active (each
 	// recused or removed) has nobody left to confirm anyone: its active
 	// mediators count as confirmed, as the program's reassignment of an
 	// orphaned case (two administrators, then a notice period: the only
 	// way a case with no active mediator gets one) requires. Otherwise
-	// such a case would be shut to every mediator for good.
+	// such a case would be shut to every mediator for good. (When the
+	// program's recusal is what leaves it so, the mediators left wait
+	// out the notice period first: heldByRecusal.)
 	seatedActive := false
 	for _, m := range c.Mediators {
 		if m.Recused == nil && slices.Contains(seated, m.AccountID) {
 			seatedActive = true
 		}
 	}
+	var out []string
 	for _, m := range c.Mediators {
 		if m.Recused != nil {
 			continue // a recused mediator is shut out by the record's own rules, not told to wait
 		}
 		if signed && seatedActive && !slices.Contains(seated, m.AccountID) || !signed && opener != "" && m.AccountID != opener {
-			c.unconfirmed = append(c.unconfirmed, m.AccountID)
+			out = append(out, m.AccountID)
 		}
 	}
-	return nil
+	return out
+}
+
+// heldByRecusal returns the mediators of c (as its record is before the
+// recusal of subject) whom that recusal would let read the case although
+// no one confirmed them: every mediator not recused but subject, when
+// each of them is unconfirmed now (unconfirmedIn), so that subject is the
+// last active mediator who reads the case. With a signed membership they
+// are co-mediators no seated mediator admitted, and with subject gone no
+// seated mediator is left (unconfirmedIn then counts them as confirmed);
+// before the first statement subject is the case's opener, and the next
+// one longest on it would become the opener. The program's recusal holds
+// them back for the notice period, as a mediator it assigns
+// (ApproveProposal). Nobody is held while a confirmed mediator other than
+// subject stays.
+func heldByRecusal(c *Case, subject string, seated []string, signed bool) []Mediator {
+	unconfirmed := unconfirmedIn(c, seated, signed)
+	var held []Mediator
+	for _, m := range c.Mediators {
+		if m.Recused != nil || m.AccountID == subject {
+			continue
+		}
+		if !slices.Contains(unconfirmed, m.AccountID) {
+			return nil
+		}
+		held = append(held, m)
+	}
+	return held
 }
 
 // authorizeConfirmed is authorize for an action that changes who is in

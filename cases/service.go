@@ -223,7 +223,7 @@ func checkText(field, text string, max int) error {
 
 // MembershipChange says who entered or left a case.
 type MembershipChange struct {
-	Kind    string // "participant.joined", "participant.removed", "mediator.added", "mediator.recused"
+	Kind    string // "participant.joined", "participant.removed", "mediator.added", "mediator.recused", "mediator.held" (ApproveProposal: hold)
 	Account string
 	Side    string // for a participant on a side
 	// Rooms are the mediator-defined rooms the person left with the

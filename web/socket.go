@@ -618,14 +618,15 @@ func (c *socket) decided(h uint64, kept uint8) {
 
 // losesCase reports whether an announcement on the case's topic
 // (api.MembershipEvent, from caucus.MembershipChanged) names user as
-// leaving the whole case: removed from it, or recused
-// (cases.MembershipChange kinds).
+// leaving the whole case: removed from it, recused, or held back for a
+// notice period by the program's recusal of the last mediator who could
+// have admitted them (cases.MembershipChange kinds).
 func losesCase(data []byte, user string) bool {
 	var ev api.MembershipEvent
 	if json.Unmarshal(data, &ev) != nil || ev.Account != user {
 		return false
 	}
-	return ev.Change == "participant.removed" || ev.Change == "mediator.recused"
+	return ev.Change == "participant.removed" || ev.Change == "mediator.recused" || ev.Change == "mediator.held"
 }
 
 // startCheckerLocked starts a checker if none runs and the connection is

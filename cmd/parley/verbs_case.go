@@ -62,7 +62,11 @@ func showCase(c api.Case, asJSON bool) error {
 		fmt.Printf("  %s%s\n", api.PersonWords(m.Name, "mediator", ""), state)
 	}
 	for _, p := range c.PendingMediators {
-		fmt.Printf("  %s, assigned by the program; reads the case from %s\n", api.PersonWords(p.Name, "mediator", ""), p.ReadsFrom.Local().Format("2 Jan 2006 15:04"))
+		how := "assigned by the program"
+		if p.Held {
+			how = "added as a co-mediator, let in by no mediator before the program's recusal"
+		}
+		fmt.Printf("  %s, %s; reads the case from %s\n", api.PersonWords(p.Name, "mediator", ""), how, p.ReadsFrom.Local().Format("2 Jan 2006 15:04"))
 	}
 	if len(c.Notices) > 0 {
 		fmt.Println("Notices from the program:")

@@ -477,7 +477,10 @@ export interface CaseNotice {
 
 /**
  * PendingMediator is a mediator the program assigned who reads nothing
- * before ReadsFrom.
+ * before ReadsFrom, or (Held) a co-mediator a mediator of the case added
+ * and no one admitted, whom the program's recusal of the last mediator
+ * who could have admitted them holds back as long (Proposal is then that
+ * recusal).
  */
 export interface PendingMediator {
   accountId: string;
@@ -485,6 +488,7 @@ export interface PendingMediator {
   approved: string;
   readsFrom: string;
   proposal: string;
+  held?: boolean;
 }
 
 /**
