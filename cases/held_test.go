@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -235,4 +236,77 @@ func TestNoOneHeldWhileAConfirmedMediatorStays(t *testing.T) {
 	if len(got.PendingMediators) != 0 || len(got.Notices) != 1 || !slices.Equal(got.Facts().Unconfirmed, []string{zoe.ID}) {
 		t.Fatalf("held with a confirmed mediator left: pending %+v, notices %+v, unconfirmed %v", got.PendingMediators, got.Notices, got.Facts().Unconfirmed)
 	}
+}
+
+// TestHeldCoMediatorRecusedIsRecusedForGood: the program recuses Max
+// while the recusal of Mia holds him back; that recusal is final as any
+// other. The program cannot assign Max to the case again, and a mediator
+// it assigns later cannot add him back (he would read everything said
+// while he was out at once, the case's seated mediators being gone).
+// Until review 403, Max was only dropped from the pending list: both
+// were accepted, and the recused-mediators rules did not name him.
+func TestHeldCoMediatorRecusedIsRecusedForGood(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	e.svc.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	mia := e.stored(t, policy.RoleMediator, "mia@example.org", nil)
+	max := e.stored(t, policy.RoleMediator, "max@example.org", nil)
+	a1 := e.stored(t, policy.RoleAdmin, "a1@example.org", nil)
+	a2 := e.stored(t, policy.RoleAdmin, "a2@example.org", nil)
+	c := e.newCase(t, mia, "Flat 12")
+	pat := e.join(t, mia, c.ID, RoleParty, "A", "Pat")
+	if _, err := e.svc.AddMediator(ctx, mia, c.ID, max.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Membership = seatedIn{mia.ID}
+	recuse := func(who string) {
+		t.Helper()
+		r, err := e.svc.ProposeRecusal(ctx, a1, c.ID, who, "conflict of interest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ApproveProposal(ctx, a2, c.ID, r.ID, ProposeRecusal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recuse(mia.ID)
+	got, err := e.svc.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.PendingMediators) != 1 || !got.PendingMediators[0].Held {
+		t.Fatalf("Max is not held: %+v", got.PendingMediators)
+	}
+	recuse(max.ID)
+	got, err = e.svc.Get(ctx, pat, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.PendingMediators) != 0 || !slices.Contains(got.Facts().Recused, max.ID) {
+		t.Fatalf("Max after his recusal: pending %+v, recused %v", got.PendingMediators, got.Facts().Recused)
+	}
+	if _, err := e.svc.ProposeAssignment(ctx, a1, c.ID, max.ID, ""); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("the program proposes Max again: %v", err)
+	}
+	nominee := e.stored(t, policy.RoleMediator, "n@example.org", nil)
+	p, err := e.svc.ProposeAssignment(ctx, a1, c.ID, nominee.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a2, c.ID, p.ID, ProposeAssignment); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(DefaultReassignmentNotice)
+	mu.Unlock()
+	if _, err := e.svc.Get(ctx, nominee, c.ID); err != nil {
+		t.Fatalf("the assigned mediator after the notice: %v", err)
+	}
+	if _, err := e.svc.AddMediator(ctx, nominee, c.ID, max.ID); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("the assigned mediator adds Max back: %v", err)
+	}
+	_, err = e.svc.Get(ctx, max, c.ID)
+	wantIs(t, err, fault.ErrForbidden) // a recused mediator of the case
 }

@@ -364,7 +364,15 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 				n.Text = fmt.Sprintf("The program withdrew the assignment of mediator %s on %s, before they could read the case. Reason: %s", pm.Name, noticeDate(now), p.Reason)
 				ev.Type = "case.assignment.withdrawn"
 				if pm.Held {
-					// No assignment to withdraw: a recusal (ev.Type as set).
+					// No assignment to withdraw: a recusal (ev.Type as set),
+					// final as any other: they go back on the record as a
+					// recused mediator, so the recused-mediators rules,
+					// add-mediator and a later assignment refuse them
+					// (review 403: deleted from the pending list alone, a
+					// mediator assigned later could add them back and they
+					// read the case at once).
+					c.Mediators = append(c.Mediators, Mediator{AccountID: pm.AccountID, Name: pm.Name, Added: pm.Approved,
+						Recused: &now, RecusalReason: p.Reason})
 					n.Kind = NoticeRecused
 					n.Text = fmt.Sprintf("The program recused mediator %s on %s, before they could read the case. Reason: %s", pm.Name, noticeDate(now), p.Reason)
 					ev.Type = "case.recusal"

@@ -165,9 +165,9 @@ func (s *Service) acknowledge(ctx context.Context, actor account.Account, id, di
 }
 
 // Recuse removes a mediator from the case for good. A mediator may recuse
-// themselves, or, once confirmed (Admission), a co-mediator; an
-// administrator may recuse any mediator. The
-// recused mediator loses all access to the case from this write on (policy's
+// themselves, or, once confirmed (Admission), a co-mediator; the program
+// recuses one only through a proposal a second person approves
+// (ProposeRecusal, ApproveProposal). The recused mediator loses all access to the case from this write on (policy's
 // forbid rule); open connections are closed by the rooms layer, which
 // watches for this event.
 func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediatorID, reason string) (*Case, error) {
