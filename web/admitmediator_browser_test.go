@@ -33,10 +33,13 @@ func TestBrowserAdmitMediator(t *testing.T) {
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password,
 			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_CASE=" + k.ID},
 		ask: map[string]func(string) (string, error){
-			// The program adds Sam Lee to the case as a co-mediator.
-			"comediator": func(string) (string, error) {
-				email := "sam-" + ids.New("x")[2:10] + "@browser.test"
-				co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Sam Lee", Role: policy.RoleMediator, Password: nodetest.Password})
+			// The program adds Sam Lee (or the name asked for) to the case as a co-mediator.
+			"comediator": func(name string) (string, error) {
+				if name == "" {
+					name = "Sam Lee"
+				}
+				email := "co-" + ids.New("x")[2:10] + "@browser.test"
+				co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: name, Role: policy.RoleMediator, Password: nodetest.Password})
 				if err != nil {
 					return "", err
 				}

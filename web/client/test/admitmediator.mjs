@@ -210,6 +210,20 @@ await run(async () => {
   await waitText(sam, "Welcome, Sam: this is for both mediators.");
   check(true, "after the mediator confirmed, Sam reads A's caucus");
   check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0, "and still nothing from before the admission");
+
+  // Two co-mediators wait at once: one question open at a time (its parts have fixed ids; UX review 397 L6).
+  await ask("comediator", "Kim Park");
+  await ask("comediator", "Lou Tran");
+  const kim = med.locator("#mediator-admissions .admit-mediator", { hasText: "Kim Park" });
+  const lou = med.locator("#mediator-admissions .admit-mediator", { hasText: "Lou Tran" });
+  await kim.waitFor({ timeout: LONG });
+  await lou.waitFor({ timeout: LONG });
+  await kim.locator("button.admit-mediator-ask").click();
+  await kim.locator(".confirm").waitFor();
+  await lou.locator("button.admit-mediator-ask").click();
+  await lou.locator(".confirm").waitFor();
+  check(await med.locator("#mediator-admissions .confirm").count() === 1 && await med.locator("#admit-mediator-q").count() === 1 &&
+    await kim.locator(".confirm").count() === 0, "asking about a second co-mediator closes the first question: one open at a time");
   log("admit mediator done");
 }, async () => {
   log("(failed)");
