@@ -151,6 +151,7 @@ await run(async () => {
   await matchButton.waitFor({ timeout: LONG });
   check((await matchButton.innerText()) === "The numbers match: admit Sam Lee" && await dialog.locator(".admit-mediator-number strong.safety").count() === 1,
     "once a number shows, the button states the check: " + await matchButton.innerText());
+  check(await med.evaluate(() => document.activeElement?.classList.contains("admit-mediator-number")), "the focus moves from Check again to the number shown");
   await axeCheck(med, "admitting a co-mediator, the number shown");
   await med.locator("#admit-mediator-cancel").click();
   check(await dialog.count() === 0, "Cancel closes the question");
