@@ -29,7 +29,7 @@ import (
 // re-entry link would), which counts for nobody yet; the first browser
 // shows a code, the second enters it, both show the same safety number,
 // the party confirms, and the second browser reads the earlier caucus
-// messages.
+// messages. axe-core runs on each screen.
 func TestBrowserDevices(t *testing.T) {
 	nodeBin, clientDir := needBrowser(t)
 	n := nodetest.Embedded(t)

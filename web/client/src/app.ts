@@ -565,9 +565,19 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
 function waitForAdmission(caseID: string): void {
   renderRooms();
   renderDevices($("devices"), devicesContext());
+  // Who may admit them: the mediators of the case other than this one (the safety numbers list them by name).
+  const others = c.mediators.filter((m) => !m.recused && m.accountId !== me.id).map((m) => m.name);
+  const goSafety = h("button", { type: "button", id: "admission-safety", onclick: () => {
+    document.getElementById("safety-numbers")?.scrollIntoView({ block: "start" });
+    document.querySelector<HTMLButtonElement>("#safety button")?.focus();
+  } }, "Go to the safety numbers");
   $("room").replaceChildren(h("h2", { id: "room-title", tabindex: "-1" }, "Waiting for a mediator to confirm you"),
     h("p", { id: "admission-wait" }, "You are listed as a mediator of this case, but no mediator already in it has confirmed you yet. " +
-      "Until one does, you cannot open its rooms, documents or sessions. They will check your safety number with you by phone (below), then admit you; this page opens the case by itself once they have."));
+      "Until one does, you cannot open its rooms, documents or sessions. " +
+      `${others.length === 1 ? others[0] : "A mediator of the case"} will call you and read you a safety number. Under “Safety numbers” on this page (on the left on a computer, further down on a phone), ` +
+      (others.length === 1 ? `press “Safety number with ${others[0]}”` : "press the button with the name of the mediator who calls you") + " and check that every digit is the same. " +
+      "Then they admit you; this page opens the case by itself once they have."),
+    h("div", { class: "row" }, goSafety));
   for (const id of ["sessions", "agreement", "documents"]) $(id).remove();
   if (noticeEl.textContent === notAdmittedWords) notice(""); // said above already, in the page's own words
   document.getElementById("room-title")?.focus();
@@ -650,43 +660,82 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
   // A question open for someone still waiting stays as it is.
   const open = box.querySelector<HTMLElement>(".confirm")?.dataset.account;
   if (open && pending.some((m) => m.accountId === open)) return;
+  // One question open at a time (as devices.ts): its parts have fixed ids.
+  const closers: (() => void)[] = [];
   box.replaceChildren(...pending.map((m) => {
     const item = h("div", { class: "admit-mediator", "data-account": m.accountId });
     const ask = h("button", { type: "button", class: "admit-mediator-ask" }, `Admit ${m.name}…`) as HTMLButtonElement;
     const out = h("p", { class: "error", role: "alert" });
     const question = h("div", {});
+    closers.push(() => question.replaceChildren());
     ask.onclick = () => {
+      for (const close of closers) close();
       out.textContent = "";
-      const number = h("p", { class: "admit-mediator-number", "aria-live": "polite" });
-      const yes = h("button", { type: "button", class: "primary", id: "admit-mediator-confirm" }, `Admit ${m.name}`) as HTMLButtonElement;
+      const number = h("div", { class: "admit-mediator-number", "aria-live": "polite", tabindex: "-1" });
+      // No "admit" control until a safety number is shown: with no device of theirs there is nothing to compare,
+      // and the first device registered under their account (perhaps by someone else) would be trusted as theirs.
       const cancel = h("button", { type: "button", id: "admit-mediator-cancel", onclick: () => { question.replaceChildren(); ask.focus(); } }, "Cancel");
-      yes.onclick = async () => {
+      const actions = h("div", { class: "row" }, cancel);
+      // The button before Cancel: Check again, or once a number shows, the one that admits. Cancel stays in place
+      // (moved, it would lose the focus); a focused button replaced hands the focus to what replaced it.
+      const lead = (b: HTMLButtonElement, focus: HTMLElement, pressed = false) => {
+        // pressed: the button replaced was pressed (disabled, it may have lost the focus already).
+        const had = pressed || [...actions.children].some((x) => x !== cancel && x.contains(document.activeElement));
+        for (const x of [...actions.children]) if (x !== cancel) x.remove();
+        cancel.before(b);
+        if (had) focus.focus();
+      };
+      let shown = "";
+      const admit = async (yes: HTMLButtonElement) => {
         yes.disabled = true;
         try {
+          // The number admitted is the number compared: a device of theirs added meanwhile changes it.
+          await sc.refresh();
+          const now = await sc.safetyNumber(m.accountId);
+          if (now !== shown) { showNumber(now, true, true); return; }
           await sc.admitMediator(m.accountId);
           question.replaceChildren();
           document.querySelector("#room > .banner")?.replaceWith(roomBanner(current));
-          notice(`${m.name} is admitted: they read new messages in every room from now on, and every document of the case, earlier ones included.`);
+          notice(`${m.name} is admitted: they read what is written from now on in the joint room and every caucus, and every document of the case, earlier ones included.`);
         } catch (e) {
           yes.disabled = false;
           out.textContent = `${m.name} was not admitted: ${errText(e)}.`;
         }
       };
+      const showNumber = (n: string, changed: boolean, pressed = false) => {
+        shown = n;
+        const yes = h("button", { type: "button", class: "primary", id: "admit-mediator-confirm" }, `The numbers match: admit ${m.name}`) as HTMLButtonElement;
+        yes.onclick = () => void admit(yes);
+        number.replaceChildren(
+          changed ? h("p", { class: "error" }, `The safety number with ${m.name} changed since it was shown (a device of theirs was added): compare this one instead.`) : "",
+          h("p", {}, `Safety number with ${m.name}: `, h("strong", { class: "safety" }, n)),
+          h("p", {}, `Call ${m.name} on a number you already have. Ask them to press “Safety number with ${me.name}” under “Safety numbers” on their page and read you the digits. Admit them only if every digit is the same.`));
+        lead(yes, number, pressed);
+      };
+      const check = (again?: HTMLButtonElement) => {
+        if (again) again.disabled = true;
+        // The devices are read afresh: a co-mediator not admitted yet is in no room, so nothing they did (opening the
+        // case on a new device) has reached this page otherwise.
+        sc.refresh().catch(() => {}).then(() => sc.safetyNumber(m.accountId)).then((n) => showNumber(n, false, !!again), (e) => {
+          const none = sc.sess.dir.active(m.accountId).length === 0;
+          const w = errText(e);
+          const retry = h("button", { type: "button", id: "admit-mediator-check" }, "Check again") as HTMLButtonElement;
+          retry.onclick = () => check(retry);
+          number.replaceChildren(h("p", {}, none
+            ? `${m.name} has not opened this mediation on a phone or computer yet, so there is no safety number to compare and they cannot be admitted yet. Ask ${m.name} to open the case on their phone or computer, then press Check again.`
+            : `${w.charAt(0).toUpperCase() + w.slice(1)}. There is no safety number to compare yet: press Check again in a moment.`));
+          lead(retry, retry, !!again);
+        });
+      };
       question.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "admit-mediator-q", "aria-describedby": "admit-mediator-what", "data-account": m.accountId },
         h("p", { id: "admit-mediator-q" }, h("strong", {}, `Admit ${m.name} as a co-mediator?`)),
         h("ul", { id: "admit-mediator-what" },
           h("li", {}, `They will read what is written from now on in the joint room and every caucus (not earlier messages), and every document of the case, earlier ones included.`),
-          h("li", {}, `Only do this if the program told you ${m.name} is joining this case.`)),
-        number,
-        h("div", { class: "row" }, yes, cancel)));
+          h("li", {}, `Only do this if the program told you ${m.name} is joining this case, and the safety number you read them matches theirs.`)),
+        number, actions));
+      number.replaceChildren(h("p", {}, `Looking for ${m.name}'s devices…`));
       cancel.focus(); // not Admit: Enter pressed twice must not admit
-      // The name is the server's word; the safety number (from the devices' keys) is what can be compared by phone.
-      // The devices are read afresh: a co-mediator not admitted yet is in no room, so nothing they did (opening the
-      // case on a new device) has reached this page otherwise.
-      sc.refresh().catch(() => {}).then(() => sc.safetyNumber(m.accountId)).then(
-        (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),
-          `Check this number with ${m.name} by phone before you admit them.`),
-        (e) => { const w = errText(e); number.replaceChildren(`${w.charAt(0).toUpperCase() + w.slice(1)}. Confirm with ${m.name} and the program by phone before you admit them.`); });
+      check();
     };
     item.append(
       h("p", {}, h("strong", {}, `${m.name} is listed as a mediator of this case, but nobody has let them into the conversation yet. `),

@@ -121,10 +121,15 @@ export function passwordView(box: HTMLElement, me: Account, forced: boolean, don
   const again = pw("pw-again", "new-password");
   const out = h("p", { id: "pw-status", role: "status", "aria-live": "polite" });
   const askCurrent = !forced || signInPassword === "";
+  const submit = h("button", { class: "primary", type: "submit" }, "Change password") as HTMLButtonElement;
+  // One change at a time: a second Enter while the first is on its way would be refused (the first one
+  // changed the password it checks) and replace the success with an error. On again only after an error.
+  let sending = false;
   const form = h("form", {
     class: "form", "aria-labelledby": "pw-title", id: "password-form",
     onsubmit: async (e: Event) => {
       e.preventDefault();
+      if (sending) return;
       out.className = "";
       if (next.value !== again.value) {
         out.className = "error";
@@ -133,12 +138,16 @@ export function passwordView(box: HTMLElement, me: Account, forced: boolean, don
         return;
       }
       out.textContent = "Changing your password…";
+      sending = true;
+      submit.disabled = true;
       try {
         await staffAPI.change(askCurrent ? cur.value : signInPassword, next.value);
         signInPassword = "";
         out.textContent = "Your password is changed. Your other sessions (other browsers and computers) have ended; this one carries on.";
         done();
       } catch (x) {
+        sending = false;
+        submit.disabled = false;
         out.className = "error";
         out.textContent = accountProblemWords(x) ?? signInErrorWords(x);
       }
@@ -151,10 +160,25 @@ export function passwordView(box: HTMLElement, me: Account, forced: boolean, don
   ...(askCurrent ? field("pw-current", forced ? "Temporary password" : "Current password", cur) : []),
   ...field("pw-new", "New password", next, "At least 12 characters. A few unrelated words are easy to remember and hard to guess."),
   ...field("pw-again", "New password again", again),
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Change password")), out);
+  h("div", { class: "row" }, submit), out);
   box.replaceChildren(form);
   (askCurrent ? cur : next).focus();
 }
+
+/**
+ * What an action on a person's row said, shown next to that row (not at the top of a long list, off a
+ * phone's screen) and focused. A temporary password stays until its administrator hides it.
+ */
+type RowNote = { text: string; error?: boolean; temp?: string };
+
+/** What the People rows share: the notes by account, and how to say one. */
+type PeopleCtx = {
+  me: Account;
+  names: Map<string, string>;
+  say: (id: string, n: RowNote, reload?: boolean) => Promise<void>;
+  dismiss: (id: string) => void;
+  signedOut: () => void;
+};
 
 /** An administrator's list of staff accounts: disable, enable, reset. */
 export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
@@ -164,6 +188,17 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
     h("h1", { id: "people-title" }, "People"),
     h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting an administrator's password gives you a temporary one to pass on. A mediator's or records clerk's password takes two administrators: one asks for the reset (the person is signed out at once), a second approves it and alone gets the temporary password to pass on. A new mediator's or records clerk's account starts with no password in the same way: a second administrator approves its first one here. Either way the person must choose their own at their next sign-in. An older account whose password was chosen by the administrator who made it says so: nobody can sign in as it until its password is reset this way. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
     status, list));
+  // The last message, for one row at a time; temporary passwords, for each row until hidden.
+  const notes = new Map<string, RowNote>(), temps = new Map<string, RowNote>();
+  const noteEls = new Map<string, HTMLElement>();
+  const fill = (id: string, el: HTMLElement) => fillNote(el, notes.get(id), temps.get(id), () => ctx.dismiss(id));
+  const paint = (id: string) => { const el = noteEls.get(id); if (el) fill(id, el); };
+  const show = (id: string) => {
+    const el = noteEls.get(id);
+    if (!el || !(notes.has(id) || temps.has(id))) return;
+    el.scrollIntoView({ block: "nearest" });
+    el.focus();
+  };
   const refresh = async () => {
     let accounts: Account[];
     try { accounts = await staffAPI.accounts(); } catch (e) {
@@ -171,22 +206,88 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
       status.textContent = "The list of people could not be loaded. " + (e instanceof TypeError ? "Check your connection." : "Try again shortly.");
       return;
     }
+    status.className = "";
+    status.textContent = "";
     const staff = accounts.filter((a) => a.role !== "participant").sort((a, b) => a.name.localeCompare(b.name));
-    const names = new Map(accounts.map((a) => [a.id, a.name]));
-    const rows = staff.map((a) => personRow(a, me, names, status, refresh));
+    ctx.names = new Map(accounts.map((a) => [a.id, a.name]));
+    noteEls.clear();
+    const rows = staff.flatMap((a) => {
+      const note = h("div", { class: "row-note", tabindex: "-1" });
+      noteEls.set(a.id, note);
+      fill(a.id, note);
+      return [personRow(a, ctx), h("tr", { class: "note-row" }, h("td", { colspan: "5" }, note))];
+    });
     list.replaceChildren(h("table", { class: "people" },
       h("caption", { class: "note" }, `${staff.length} staff accounts`),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Role"),
         h("th", { scope: "col" }, "State"), h("th", { scope: "col" }, "Actions"))),
       h("tbody", {}, ...rows)));
   };
+  const ctx: PeopleCtx = {
+    me, names: new Map(),
+    say: async (id, n, reload = true) => {
+      // One message at a time; a temporary password not hidden yet stays.
+      for (const other of [...notes.keys()]) { notes.delete(other); paint(other); }
+      if (n.temp !== undefined) temps.set(id, n); else notes.set(id, n);
+      paint(id);
+      show(id);
+      if (!reload) return;
+      await refresh();
+      show(id);
+    },
+    dismiss: (id) => { temps.delete(id); paint(id); noteEls.get(id)?.closest("tr")?.previousElementSibling?.querySelector<HTMLElement>("button")?.focus(); },
+    signedOut: () => {
+      // Disabling your own account ends your session too: nothing here works any more.
+      document.querySelector(".staff-nav")?.remove();
+      document.getElementById("signout")?.setAttribute("hidden", "");
+      const title = h("h1", { id: "signed-out-title", tabindex: "-1" }, "You are signed out");
+      box.replaceChildren(h("section", { id: "signed-out-self", "aria-labelledby": "signed-out-title" }, title,
+        h("p", {}, "You disabled your own account, so you have been signed out everywhere, on this browser too. Signing in is refused until another administrator enables your account again."),
+        h("p", {}, h("a", { href: "/app" }, "Go to the sign-in page"))));
+      title.focus();
+    },
+  };
   await refresh();
+}
+
+/**
+ * Draws a row's note into el (empty when there is none): the last message, and a temporary password not
+ * hidden yet, with Copy and Done.
+ */
+function fillNote(el: HTMLElement, n: RowNote | undefined, t: RowNote | undefined, dismiss: () => void): void {
+  el.className = "row-note" + (n?.error && !t ? " error" : "");
+  if (!n && !t) { el.replaceChildren(); el.removeAttribute("role"); return; }
+  el.setAttribute("role", n?.error ? "alert" : "status");
+  const said = n ? h("p", n.error ? { class: "error" } : {}, n.text) : "";
+  if (!t) { el.replaceChildren(said); return; }
+  const temp = t.temp ?? "";
+  const copied = h("span", { class: "note", role: "status" });
+  el.replaceChildren(said, h("p", {}, t.text),
+    h("p", {}, "Temporary password (shown only now, only to you): ", h("code", { class: "temp-password" }, temp)),
+    h("p", {}, "Give it to them in person or by phone. At their next sign-in they must choose their own before anything else. It stays here until you hide it."),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "temp-copy", onclick: async () => {
+        let ok = false;
+        try { await navigator.clipboard.writeText(temp); ok = true; } catch { /* not allowed here */ }
+        copied.textContent = ok ? "Copied." : "Select the password and copy it.";
+      } }, "Copy the password"),
+      h("button", { type: "button", class: "temp-done", onclick: dismiss }, "Done — hide the password"), copied));
 }
 
 const resetNeededWords = "Must ask for a password reset before signing in: the password was chosen by the administrator who made this account";
 const resetNeededWhy = "The password was chosen by the administrator who made this account, so it no longer lets anyone sign in: a password reset is needed.";
 
-function personRow(a: Account, me: Account, names: Map<string, string>, status: HTMLElement, refresh: () => Promise<void>): HTMLElement {
+/** Plain words for a refused or lost action on People: a lost answer may have happened. */
+function failWords(e: unknown, lostToo = ""): string {
+  const w = accountProblemWords(e);
+  if (w) return w;
+  // No answer (the connection dropped), or a proxy's word that the server's answer was lost: it may have happened.
+  if (!(e instanceof APIError) || e.status === 502 || e.status === 504) return "We can't tell whether it went through: reload the page to see." + lostToo;
+  return "That did not work. Try again shortly.";
+}
+
+function personRow(a: Account, ctx: PeopleCtx): HTMLElement {
+  const { me, names } = ctx;
   const actions = h("div", { class: "actions" });
   const pending = a.pendingReset;
   const requester = pending ? (pending.requestedBy === me.id ? "you" : names.get(pending.requestedBy) ?? "another administrator") : "";
@@ -214,100 +315,101 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   // still shows, under the state.
   const why = resetNeeded && (a.disabled || pending) ? h("p", { class: "note reset-needed" }, resetNeededWhy) : null;
   const who = a.id === me.id ? `${a.name} (you)` : a.name;
-  const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
-  const confirmThen = (question: string, yes: string, act: () => Promise<void>) => {
+  // One request at a time for a person: the row's buttons are off while one is on its way (a second
+  // press's refusal would else replace the first one's success), on again only if it fails.
+  const busy = (on: boolean) => actions.querySelectorAll("button").forEach((b) => { b.disabled = on; });
+  const act = async (request: () => Promise<RowNote | null>, lostToo = "") => {
+    busy(true);
+    let n: RowNote | null;
+    try { n = await request(); } catch (e) {
+      busy(false);
+      await ctx.say(a.id, { text: failWords(e, lostToo), error: true }, false);
+      return;
+    }
+    if (n) await ctx.say(a.id, n);
+  };
+  // A deliberate question in the row, naming what the action does: the question's first sentence labels it,
+  // the rest describes it. Cancel or Escape closes it and gives the focus back to the button that opened it.
+  const confirmThen = (opener: HTMLButtonElement, question: string, yes: string, request: () => Promise<RowNote | null>, lostToo = "") => {
     // One question at a time for a person: a second press (or another
     // action) replaces the open one rather than stacking a second box.
     actions.querySelectorAll(".confirm").forEach((b) => b.remove());
-    const box = h("div", { class: "confirm", role: "alertdialog", "aria-label": question },
-      h("p", { class: "confirm-q", tabindex: "-1" }, question),
+    const cut = question.indexOf("? ");
+    const q = cut < 0 ? question : question.slice(0, cut + 1), rest = cut < 0 ? "" : question.slice(cut + 2);
+    const qid = `confirm-q-${a.id}`, wid = `confirm-what-${a.id}`;
+    const close = () => { box.remove(); opener.focus(); };
+    const box = h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": qid, ...(rest ? { "aria-describedby": wid } : {}),
+      onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === "Escape") { e.preventDefault(); close(); } } },
+      h("p", { class: "confirm-q", tabindex: "-1" }, h("strong", { id: qid }, q), rest ? " " : "", rest ? h("span", { id: wid }, rest) : ""),
       h("div", { class: "row" },
-        h("button", { type: "button", class: "primary", onclick: async () => { box.remove(); await act(); } }, yes),
-        h("button", { type: "button", onclick: () => box.remove() }, "Cancel")));
+        h("button", { type: "button", class: "primary", onclick: async () => { box.remove(); await act(request, lostToo); } }, yes),
+        h("button", { type: "button", onclick: close }, "Cancel")));
     actions.append(box);
     (box.querySelector(".confirm-q") as HTMLElement).focus(); // not the button: Enter pressed twice must not act
   };
+  const button = (act: string, label: string, onclick: (b: HTMLButtonElement) => void) => {
+    const b = h("button", { type: "button", "data-act": act }, label) as HTMLButtonElement;
+    b.onclick = () => onclick(b);
+    return b;
+  };
   if (a.disabled) {
-    actions.append(h("button", { type: "button", "data-act": "enable", onclick: async () => {
-      try { await staffAPI.enable(a.id); report(`${a.name} is enabled again and can sign in.`); await refresh(); } catch (e) {
-        report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
-      }
-    } }, `Enable ${a.name}`));
+    actions.append(button("enable", `Enable ${a.name}`, (b) => confirmThen(b,
+      `Enable ${a.name}? They can sign in again at once.${a.role === "mediator" ? " Invitations and links back in that they made, not used yet and not expired, work again in the cases where they are still a mediator." : ""} This is recorded in the audit log with your name.`,
+      `Yes, enable ${a.name}`, async () => { await staffAPI.enable(a.id); return { text: `${a.name} is enabled again and can sign in.` }; })));
   } else {
-    actions.append(h("button", { type: "button", "data-act": "disable", onclick: () => confirmThen(
+    actions.append(button("disable", `Disable ${a.name}`, (b) => confirmThen(b,
       `Disable ${who}? ${a.id === me.id ? "You" : a.name} will be signed out at once on every computer, open conversations will close, and signing in will be refused until the account is enabled again.${a.role === "mediator" ? " Invitations and links back in that they made and that were not used yet stop working meanwhile." : ""}`,
       `Yes, disable ${a.name}`, async () => {
-        try { await staffAPI.disable(a.id); report(`${a.name} is disabled and has been signed out everywhere.`); await refresh(); } catch (e) {
-          report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
-        }
-      }) }, `Disable ${a.name}`));
+        await staffAPI.disable(a.id);
+        if (a.id === me.id) { ctx.signedOut(); return null; } // your own session ended with it
+        return { text: `${a.name} is disabled and has been signed out everywhere.` };
+      })));
   }
-  const showTemporary = (r: ResetPasswordResponse) => {
-    report(first ? `${a.name}'s first password is made.` : `${a.name}'s password was reset.`);
-    status.append(" ", h("span", {}, "Temporary password (shown only now, only to you): "), h("code", { id: "temp-password" }, r.temporaryPassword ?? ""),
-      h("span", {}, ". Give it to them in person or by phone. At their next sign-in they must choose their own before anything else."));
-  };
-  const fail = (e: unknown) => report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
+  const temporary = (r: ResetPasswordResponse): RowNote =>
+    ({ text: first ? `${a.name}'s first password is made.` : `${a.name}'s password was reset.`, temp: r.temporaryPassword ?? "" });
+  // An approval whose answer was lost may have made a password nobody saw: say what to do then.
+  const lostTemp = ` If it shows the ${first ? "first password" : "reset"} approved, nobody has the temporary password: ask for a new reset.`;
   const twoAdmins = a.role === "mediator" || a.role === "records";
   const unchanged = first ? "The account still has no password: nobody can sign in as it." : "Their password is unchanged.";
+  const decline = async (words: string) => { await staffAPI.declineReset(a.id); return { text: words }; };
   if (pending && stale) {
     const what = first ? `the request for ${a.name}'s first password` : `the password reset of ${a.name}`;
     if (twoAdmins && a.id !== me.id) {
-      actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
+      actions.append(button("reset", first ? `Ask again for ${a.name}'s first password` : `Ask again to reset ${a.name}'s password`, (b) => confirmThen(b,
         `Ask again for ${first ? `${a.name}'s first password` : `a reset of ${a.name}'s password`}? The old request, more than a week old, is replaced by yours.${first ? "" : ` ${a.name} is signed out everywhere at once.`} A second administrator then approves it and gets a temporary password to give them. Your request is recorded in the audit log with your name.`,
         "Yes, ask again", async () => {
-          try {
-            await staffAPI.reset(a.id);
-            await refresh();
-            report(`Asked again: ${first ? `${a.name}'s first password` : `the password reset of ${a.name}`} is waiting for a second administrator to approve it.`);
-          } catch (e) { fail(e); }
-        }) }, first ? `Ask again for ${a.name}'s first password` : `Ask again to reset ${a.name}'s password`));
+          await staffAPI.reset(a.id);
+          return { text: `Asked again: ${first ? `${a.name}'s first password` : `the password reset of ${a.name}`} is waiting for a second administrator to approve it.` };
+        })));
     }
-    actions.append(h("button", { type: "button", "data-act": "decline-reset", onclick: async () => {
-      try { await staffAPI.declineReset(a.id); await refresh(); report(`You cleared ${what}. ${unchanged}`); } catch (e) { fail(e); }
-    } }, `Clear ${what}`));
+    actions.append(button("decline-reset", `Clear ${what}`, () => void act(() => decline(`You cleared ${what}. ${unchanged}`))));
   } else if (pending && first && pending.requestedBy === me.id) {
-    actions.append(h("button", { type: "button", "data-act": "withdraw-reset", onclick: async () => {
-      try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the request for ${a.name}'s first password. ${unchanged}`); } catch (e) { fail(e); }
-    } }, `Withdraw the request for ${a.name}'s first password`));
+    actions.append(button("withdraw-reset", `Withdraw the request for ${a.name}'s first password`,
+      () => void act(() => decline(`You withdrew the request for ${a.name}'s first password. ${unchanged}`))));
   } else if (pending && first) {
-    actions.append(h("button", { type: "button", "data-act": "approve-reset", onclick: () => confirmThen(
+    actions.append(button("approve-reset", `Approve the first password of ${a.name}`, (b) => confirmThen(b,
       `Approve the first password of ${a.name}'s new account, asked for by ${requester}? A temporary password is made and shown only to you, only now: you give it to them in person or by phone, and at their first sign-in they choose their own. You become someone who could have signed in as them, and your approval is recorded in the audit log with your name.`,
-      "Yes, approve and show me the temporary password", async () => {
-        try { const r = await staffAPI.approveReset(a.id); await refresh(); showTemporary(r); } catch (e) { fail(e); }
-      }) }, `Approve the first password of ${a.name}`),
-    h("button", { type: "button", "data-act": "decline-reset", onclick: async () => {
-      try { await staffAPI.declineReset(a.id); await refresh(); report(`You declined the first password of ${a.name}. ${unchanged}`); } catch (e) { fail(e); }
-    } }, `Decline the first password of ${a.name}`));
+      "Yes, approve and show me the temporary password", async () => temporary(await staffAPI.approveReset(a.id)), lostTemp)),
+    button("decline-reset", `Decline the first password of ${a.name}`, () => void act(() => decline(`You declined the first password of ${a.name}. ${unchanged}`))));
   } else if (pending && pending.requestedBy === me.id) {
-    actions.append(h("button", { type: "button", "data-act": "withdraw-reset", onclick: async () => {
-      try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the password reset of ${a.name}. ${unchanged}`); } catch (e) { fail(e); }
-    } }, `Withdraw the password reset of ${a.name}`));
+    actions.append(button("withdraw-reset", `Withdraw the password reset of ${a.name}`,
+      () => void act(() => decline(`You withdrew the password reset of ${a.name}. ${unchanged}`))));
   } else if (pending) {
-    actions.append(h("button", { type: "button", "data-act": "approve-reset", onclick: () => confirmThen(
+    actions.append(button("approve-reset", `Approve the password reset of ${a.name}`, (b) => confirmThen(b,
       `Approve the password reset of ${a.name}, asked for by ${requester}? ${a.name}'s current password stops working at once. A temporary password is made and shown only to you, only now: you give it to them in person or by phone. You become someone who could have signed in as them, and your approval is recorded in the audit log with your name.`,
-      "Yes, approve and show me the temporary password", async () => {
-        try { const r = await staffAPI.approveReset(a.id); await refresh(); showTemporary(r); } catch (e) { fail(e); }
-      }) }, `Approve the password reset of ${a.name}`),
-    h("button", { type: "button", "data-act": "decline-reset", onclick: async () => {
-      try { await staffAPI.declineReset(a.id); await refresh(); report(`You declined the password reset of ${a.name}. Their password is unchanged.`); } catch (e) { fail(e); }
-    } }, `Decline the password reset of ${a.name}`));
+      "Yes, approve and show me the temporary password", async () => temporary(await staffAPI.approveReset(a.id)), lostTemp)),
+    button("decline-reset", `Decline the password reset of ${a.name}`, () => void act(() => decline(`You declined the password reset of ${a.name}. Their password is unchanged.`))));
   } else if (a.id !== me.id && twoAdmins) {
-    actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
+    actions.append(button("reset", `Reset ${a.name}'s password`, (b) => confirmThen(b,
       `Ask for a reset of ${a.name}'s password? ${a.name} is signed out everywhere at once. Their password does not change until a second administrator approves; that administrator, not you, then gets a temporary password to give them. Your request is recorded in the audit log with your name.`,
       "Yes, ask for the reset", async () => {
-        try {
-          await staffAPI.reset(a.id);
-          await refresh();
-          report(`${a.name} is signed out. The password reset is waiting for a second administrator to approve it.`);
-        } catch (e) { fail(e); }
-      }) }, `Reset ${a.name}'s password`));
+        await staffAPI.reset(a.id);
+        return { text: `${a.name} is signed out. The password reset is waiting for a second administrator to approve it.` };
+      })));
   } else if (a.id !== me.id) {
-    actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
+    actions.append(button("reset", `Reset ${a.name}'s password`, (b) => confirmThen(b,
       `Reset ${a.name}'s password? Their current password stops working and they are signed out everywhere. You get a temporary password to give them in person or by phone; you become someone who could have signed in as them, and this is recorded.`,
-      "Yes, reset the password", async () => {
-        try { const r = await staffAPI.reset(a.id); await refresh(); showTemporary(r); } catch (e) { fail(e); }
-      }) }, `Reset ${a.name}'s password`));
+      "Yes, reset the password", async () => temporary(await staffAPI.reset(a.id)), lostTemp)));
   }
   return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },
     h("th", { scope: "row" }, who), h("td", { class: "long-value" }, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", (first || resetNeeded) && !a.disabled ? { class: "state-long" } : {}, state, why), h("td", {}, actions));

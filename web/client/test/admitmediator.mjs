@@ -9,7 +9,10 @@
 // caucus, Sam's invitation is refused in words, and Sam's case desk says
 // what Sam waits for and offers no disclosure. The mediator asks,
 // cancels (nothing happens), asks again and confirms; A writes again and
-// Sam reads it.
+// Sam reads it. Before Sam has opened the case on any device, the question
+// offers no way to admit Sam, only "Check again". axe-core runs on the
+// question and on Sam's waiting page.
+import { axeCheck } from "./axe.mjs";
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 
@@ -58,6 +61,26 @@ await run(async () => {
   await openRoom(med, "caucus:A");
   check(!(await med.innerText("#room > .banner")).includes("Sam Lee"), "the caucus's banner does not name Sam among its readers: " + await med.innerText("#room > .banner"));
 
+  // Sam has not opened the case on any device yet: there is no safety number to compare, so the question offers
+  // no way to admit Sam (their first device, whoever registers it, would be trusted as theirs), only "Check again"
+  // (UX review 397 M1). The question stays open while Sam signs in.
+  await item.locator("button.admit-mediator-ask").click();
+  const dialog = med.locator("#mediator-admissions .confirm[role=alertdialog]");
+  await dialog.waitFor();
+  const checkAgain = med.locator("#admit-mediator-check");
+  await checkAgain.waitFor({ timeout: LONG });
+  const none = await dialog.innerText();
+  check(await med.locator("#admit-mediator-confirm").count() === 0 && await dialog.locator("button.primary").count() === 0,
+    "with no device of Sam's there is no button that admits Sam: " + none.replace(/\n/g, " / "));
+  check(none.includes("Ask Sam Lee to open the case on their phone or computer, then press Check again."),
+    "the question says what to do instead: " + none.replace(/\n/g, " / "));
+  await axeCheck(med, "admitting a co-mediator who has no device yet");
+  await med.screenshot({ path: `${shots}/admit-mediator-no-device.png`, fullPage: false });
+  await checkAgain.click();
+  await med.locator("#admit-mediator-check:enabled").waitFor({ timeout: LONG });
+  check(await med.locator("#admit-mediator-confirm").count() === 0, "Check again with still no device: still no button that admits Sam");
+  check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-check", "the focus stays on Check again");
+
   const sam = await newPage("Sam Lee");
   await signInTo(sam, samEmail);
   await sendText(a, "caucus:A", "Only for Morgan, not yet for Sam.");
@@ -66,6 +89,13 @@ await run(async () => {
   const wait = sam.locator("#admission-wait");
   await wait.waitFor({ timeout: LONG });
   const waitWords = await wait.innerText();
+  // Where to compare, and which number: not "(below)", which is wrong on a computer (UX review 397 L6).
+  check(waitWords.includes("Under “Safety numbers” on this page (on the left on a computer, further down on a phone), press “Safety number with Morgan Reyes”") &&
+    !waitWords.includes("(below)"), "the waiting page says where the safety number is and which one: " + waitWords);
+  await sam.locator("#admission-safety").click();
+  check(await sam.evaluate(() => document.activeElement?.textContent) === "Safety number with Morgan Reyes", "its button goes to the safety number with Morgan");
+  await sam.evaluate(() => window.scrollTo(0, 0));
+  await axeCheck(sam, "a co-mediator waiting to be admitted");
   check(waitWords.includes("no mediator already in it has confirmed you yet") && waitWords.includes("cannot open its rooms, documents or sessions") &&
     !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(waitWords), "Sam's page says Sam waits to be confirmed: " + waitWords);
   check(await sam.locator("#rooms button").count() === 0 && await sam.locator("#documents").count() === 0,
@@ -114,19 +144,30 @@ await run(async () => {
   await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-desk-phone.png`, fullPage: true });
   await samDesk.close();
 
+  // Now that Sam opened the case, Check again (in the question left open) shows the number, and only then a button
+  // that says what it stands for.
+  await checkAgain.click();
+  const matchButton = med.locator("#admit-mediator-confirm");
+  await matchButton.waitFor({ timeout: LONG });
+  check((await matchButton.innerText()) === "The numbers match: admit Sam Lee" && await dialog.locator(".admit-mediator-number strong.safety").count() === 1,
+    "once a number shows, the button states the check: " + await matchButton.innerText());
+  check(await med.evaluate(() => document.activeElement?.classList.contains("admit-mediator-number")), "the focus moves from Check again to the number shown");
+  await axeCheck(med, "admitting a co-mediator, the number shown");
+  await med.locator("#admit-mediator-cancel").click();
+  check(await dialog.count() === 0, "Cancel closes the question");
+
   // Ask, cancel: nothing happens.
   await item.locator("button.admit-mediator-ask").click();
-  const dialog = med.locator("#mediator-admissions .confirm[role=alertdialog]");
   await dialog.waitFor();
   const q = await dialog.innerText();
   check(q.includes("Admit Sam Lee as a co-mediator?") && q.includes("They will read what is written from now on in the joint room and every caucus (not earlier messages), and every document of the case, earlier ones included.") &&
-    q.includes("Only do this if the program told you Sam Lee is joining this case."), "the confirmation says what admitting does: " + q);
+    q.includes("Only do this if the program told you Sam Lee is joining this case, and the safety number you read them matches theirs."), "the confirmation says what admitting does: " + q);
   check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-cancel", "focus moves to Cancel, not to the button that admits (Enter twice must not admit)");
   // The name is the server's word: the dialog shows the safety number with Sam, which Sam's page shows too.
   const number = dialog.locator(".admit-mediator-number strong.safety");
   await number.waitFor({ timeout: LONG });
   const n = (await number.innerText()).trim();
-  check(/^[0-9 ]{20,}$/.test(n) && (await dialog.innerText()).includes("Check this number with Sam Lee by phone before you admit them."),
+  check(/^[0-9 ]{20,}$/.test(n) && (await dialog.innerText()).includes("Ask them to press “Safety number with Morgan Reyes” under “Safety numbers” on their page and read you the digits. Admit them only if every digit is the same."),
     "the confirmation shows the safety number with Sam and says to check it by phone: " + await dialog.innerText());
   const samButton = sam.locator("#safety button", { hasText: "Safety number with" }).first();
   await samButton.click();
@@ -158,6 +199,9 @@ await run(async () => {
   await med.locator("#admit-mediator-confirm").click();
   await med.locator("#mediator-admissions .admit-mediator").waitFor({ state: "detached", timeout: LONG });
   await med.locator("#notice", { hasText: "Sam Lee is admitted" }).waitFor({ timeout: LONG });
+  // The notice says whose rooms, as the question did: not "every room" (rooms opened with chosen people leave Sam out).
+  check((await med.innerText("#notice")).includes("they read what is written from now on in the joint room and every caucus") && !(await med.innerText("#notice")).includes("every room"),
+    "the notice after admitting names the joint room and every caucus: " + await med.innerText("#notice"));
   check((await med.innerText("#room > .banner")).includes("Sam Lee"), "now the caucus's banner names Sam: " + await med.innerText("#room > .banner"));
   // Sam's page opens the case by itself once the server gives Sam rooms.
   await sam.locator('#rooms button[data-room="caucus:A"]').waitFor({ timeout: LONG });
@@ -167,6 +211,20 @@ await run(async () => {
   await waitText(sam, "Welcome, Sam: this is for both mediators.");
   check(true, "after the mediator confirmed, Sam reads A's caucus");
   check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0, "and still nothing from before the admission");
+
+  // Two co-mediators wait at once: one question open at a time (its parts have fixed ids; UX review 397 L6).
+  await ask("comediator", "Kim Park");
+  await ask("comediator", "Lou Tran");
+  const kim = med.locator("#mediator-admissions .admit-mediator", { hasText: "Kim Park" });
+  const lou = med.locator("#mediator-admissions .admit-mediator", { hasText: "Lou Tran" });
+  await kim.waitFor({ timeout: LONG });
+  await lou.waitFor({ timeout: LONG });
+  await kim.locator("button.admit-mediator-ask").click();
+  await kim.locator(".confirm").waitFor();
+  await lou.locator("button.admit-mediator-ask").click();
+  await lou.locator(".confirm").waitFor();
+  check(await med.locator("#mediator-admissions .confirm").count() === 1 && await med.locator("#admit-mediator-q").count() === 1 &&
+    await kim.locator(".confirm").count() === 0, "asking about a second co-mediator closes the first question: one open at a time");
   log("admit mediator done");
 }, async () => {
   log("(failed)");

@@ -2,7 +2,8 @@
 // mediator (Go client) said three things in side A's caucus before A's
 // lawyer joined; the lawyer's browser shows one line that counts and
 // explains them, and the room's unread badge counts only what the lawyer
-// can read.
+// can read. axe-core runs on each screen.
+import { axeCheck } from "./axe.mjs";
 import { passGate } from "./gate.mjs";
 import { ask, base, browser, check, env, log, newPage, run, shots, watch } from "./harness.mjs";
 
@@ -39,6 +40,7 @@ await run(async () => {
   check(text.includes("3 earlier messages can't be shown here") && text.includes("before this browser had keys") && text.includes("Everything sent from now on reaches this browser"),
     "the line counts them and says why, in plain words: " + text);
   check(!/no key|chain|dv_|e2ee/i.test(text), "the line carries no internal terms");
+  await axeCheck(lawyer, "a room with messages this browser cannot read");
   await lawyer.locator("#room").screenshot({ path: shots + "/devices-unreadable.png" });
   await lawyer.setViewportSize({ width: 390, height: 844 });
   await collapsed.scrollIntoViewIfNeeded();
@@ -72,11 +74,13 @@ await run(async () => {
   check(await phone.locator("#room ol.log li.unreadable").count() === 1 && /\d+ earlier messages can't be shown here/.test(before) &&
     await phone.locator("#room ol.log li", { hasText: "Mediator to Alex" }).count() === 0, "the new browser cannot read the caucus yet, and says so in one line: " + before.slice(0, 60));
   await phone.locator("#new-device").scrollIntoViewIfNeeded();
+  await axeCheck(phone, "a new browser, on a phone");
   await phone.screenshot({ path: shots + "/devices-new-browser-phone.png" });
 
   await alex.click("#pair-start");
   const code = (await alex.locator("#pair-code").innerText()).trim();
   check(/^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/.test(code), "the old browser shows a short code: " + code);
+  await axeCheck(alex, "adding a device: the code");
   await alex.locator("#devices").screenshot({ path: shots + "/devices-add-code.png" });
   await phone.fill("#pair-code-input", code.toLowerCase());
   await phone.click("#pair-form button[type=submit]");
@@ -84,6 +88,8 @@ await run(async () => {
   await alex.locator("#pair-number").waitFor({ timeout: 60000 });
   const n1 = await alex.locator("#pair-number").innerText(), n2 = await phone.locator("#pair-number").innerText();
   check(n1 === n2 && n1.replace(/\D/g, "").length === 60, "both browsers show the same safety number: " + n1);
+  await axeCheck(alex, "adding a device: comparing the number");
+  await axeCheck(phone, "the new device: comparing the number, on a phone");
   await alex.locator("#devices").screenshot({ path: shots + "/devices-compare.png" });
   await phone.locator("#pair-number").scrollIntoViewIfNeeded();
   await phone.screenshot({ path: shots + "/devices-compare-phone.png" });
@@ -104,6 +110,7 @@ await run(async () => {
   check(onPhone === onDesk && onPhone === "4 earlier messages can't be shown here",
     `the linked browser reads the earlier caucus messages the first one reads (unreadable on both: ${onDesk})`);
   await phone.screenshot({ path: shots + "/devices-linked-phone.png" });
+  await axeCheck(phone, "the linked device, on a phone");
 
   // The phone (now a device that counts) starts adding another one: a party has no password, so the words say how
   // they open the mediation there. The code then expires before anyone enters it (the pairing's answer is held
@@ -126,5 +133,6 @@ await run(async () => {
   const endedWords = await ended.innerText();
   check(endedWords === "Nothing was added: the code has expired or was used: press “Add a device” again here for a new code.",
     "a code that expired says, on the device that showed it, to press “Add a device” again there: " + endedWords);
+  await axeCheck(phone, "a code that expired, on a phone");
   await phone.unrouteAll();
 });

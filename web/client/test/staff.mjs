@@ -37,6 +37,12 @@ const newEmail = env("PARLEY_NEW_EMAIL");
 const legacyEmail = env("PARLEY_LEGACY_EMAIL");
 const medName = env("PARLEY_MEDIATOR_NAME");
 const pw = env("PARLEY_PASSWORD");
+/** What an action on a person's row said: under that row. */
+const noteOf = (page, email) => page.locator(`tr[data-email="${email}"] + tr.note-row .row-note`);
+/** Whether the element (the first of the locator) is inside the viewport, top and bottom. */
+const inView = (loc) => loc.first().evaluate((e) => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; });
+/** Whether the focus is inside the element (or on it). */
+const focusIn = (loc) => loc.first().evaluate((e) => e.contains(document.activeElement));
 await run(async () => {
   // The mediator works in a case: the conversation is open (a socket).
   const med = await newPage("mediator", { width: 1280, height: 900 });
@@ -107,14 +113,40 @@ await run(async () => {
     order.some((s) => s.startsWith("Disable")), "People's controls are reached by Tab in order: " + order.join(" → "));
   await admin.screenshot({ path: shots + "/staff-people.png", fullPage: true });
 
+  // The People screen at 1280 px leaves the email column room to be read (UX review 397 L5).
+  const emailLines = await admin.locator("#people-list tbody td.long-value").evaluateAll((tds) => tds.map((td) => {
+    const r = document.createRange(); r.selectNodeContents(td);
+    return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
+  }));
+  check(emailLines.every((n) => n === 1), "every email address is on one line at 1280 px: " + emailLines.join(", "));
+
   // The last admin cannot disable themselves, and is told why.
-  await admin.locator(`tr[data-email="${env("PARLEY_ADMIN_EMAIL")}"] button[data-act=disable]`).click();
+  const adminEmail = env("PARLEY_ADMIN_EMAIL");
+  const selfDisable = admin.locator(`tr[data-email="${adminEmail}"] button[data-act=disable]`);
+  await selfDisable.click();
   check(await admin.evaluate(() => document.activeElement?.classList.contains("confirm-q")), "the focus is on the question, not the button that acts");
+  // The question is labelled by its first sentence and described by the rest (UX review 397 L4); Escape and
+  // Cancel close it and give the focus back to the button that opened it.
+  const selfConfirm = admin.locator(`tr[data-email="${adminEmail}"] .confirm`);
+  const labelled = await selfConfirm.evaluate((b) => ({ label: document.getElementById(b.getAttribute("aria-labelledby") ?? "")?.textContent ?? "",
+    desc: document.getElementById(b.getAttribute("aria-describedby") ?? "")?.textContent ?? "", aria: b.getAttribute("aria-label") }));
+  check(labelled.label === "Disable Ines Admin (you)?" && labelled.desc.startsWith("You will be signed out at once") && labelled.aria === null,
+    "the question is labelled by its question and described by what it does: " + JSON.stringify(labelled));
+  await admin.keyboard.press("Escape");
+  check(await selfConfirm.count() === 0, "Escape closes the question");
+  check(await selfDisable.evaluate((b) => b === document.activeElement), "after Escape the focus is back on the button that opened it");
+  await selfDisable.click();
+  await selfConfirm.locator("button", { hasText: "Cancel" }).click();
+  check(await selfConfirm.count() === 0 && await selfDisable.evaluate((b) => b === document.activeElement), "after Cancel the focus is back on the button that opened it");
+  await selfDisable.click();
   await admin.keyboard.press("Tab"); // to the confirmation's first button
   await admin.keyboard.press("Enter");
-  await admin.waitForSelector("#people-status.error");
-  const lastAdmin = await admin.innerText("#people-status");
-  check(lastAdmin.includes("last enabled administrator"), "disabling the last admin is refused in words: " + lastAdmin);
+  const lastAdminNote = noteOf(admin, adminEmail);
+  await lastAdminNote.locator("text=last enabled administrator").waitFor();
+  const lastAdmin = await lastAdminNote.innerText();
+  check(lastAdmin.includes("last enabled administrator") && await lastAdminNote.evaluate((e) => e.classList.contains("error")),
+    "disabling the last admin is refused in words, under the row: " + lastAdmin);
+  check(await focusIn(lastAdminNote), "the refusal has the focus");
 
   // Disable the mediator, by keyboard, with a confirmation naming what happens.
   // A second press of the same button asks once, not twice.
@@ -133,6 +165,9 @@ await run(async () => {
   await admin.keyboard.press("Enter");
   await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Disabled")`);
   check(true, "the mediator is shown as disabled");
+  const disabledNote = noteOf(admin, medEmail);
+  check((await disabledNote.innerText()).includes(`${medName} is disabled and has been signed out everywhere.`) && await focusIn(disabledNote),
+    "what happened shows under the mediator's row, with the focus: " + await disabledNote.innerText());
 
   // The mediator's open conversation closes, with a plain message.
   await med.waitForSelector("#status.error:has-text('disabled by the program administrator')");
@@ -145,8 +180,14 @@ await run(async () => {
   check((await med.innerText("form .error")).includes("Ask the program administrator"), "sign-in says the account is disabled");
   await axeCheck(med, "sign-in, refused");
 
-  // Enable again.
+  // Enable again, after a question that says the mediator's unused invitations and links back in work again
+  // (UX review 397 L3).
   await admin.locator(`tr[data-email="${medEmail}"] button[data-act=enable]`).click();
+  const enableText = await admin.locator(`tr[data-email="${medEmail}"] .confirm`).innerText();
+  check(enableText.includes(`Enable ${medName}?`) && enableText.includes("Invitations and links back in that they made, not used yet and not expired, work again"),
+    "enabling asks first, and says what comes back: " + enableText);
+  check(await admin.locator(`tr[data-email="${medEmail}"]`).innerText().then((t) => t.includes("Disabled")), "nothing is enabled before the answer");
+  await admin.locator(`tr[data-email="${medEmail}"] .confirm button.primary`).click();
   await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Active")`);
   await signIn(med, medEmail, pw);
   await med.waitForSelector("#conn:has-text('Connected')");
@@ -172,7 +213,7 @@ await run(async () => {
   check(askText.includes("second administrator") && askText.includes("signed out"), "the reset confirmation says a second administrator must approve: " + askText);
   await medRow().locator(".confirm button.primary").click();
   await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("waiting for a second administrator")`);
-  check(await admin.locator("#temp-password").count() === 0, "the requesting admin sees no temporary password");
+  check(await admin.locator(".temp-password").count() === 0, "the requesting admin sees no temporary password");
   check(await medRow().locator("button[data-act=approve-reset]").count() === 0, "the requesting admin is not offered Approve");
   check(await medRow().locator("button[data-act=withdraw-reset]").count() === 1, "the requesting admin may withdraw the request");
   await axeCheck(admin, "People, a reset waiting");
@@ -201,22 +242,37 @@ await run(async () => {
   await admin2.screenshot({ path: shots + "/staff-approve-reset-phone.png", fullPage: true });
   await admin2.setViewportSize({ width: 1280, height: 900 });
   await row2.locator(".confirm button.primary").click();
-  await admin2.waitForSelector("#temp-password");
-  const temp = (await admin2.innerText("#temp-password")).trim();
+  const medNote2 = noteOf(admin2, medEmail);
+  await medNote2.locator(".temp-password").waitFor();
+  const temp = (await medNote2.locator(".temp-password").innerText()).trim();
   check(temp.length >= 16, "the approving admin sees a temporary password once");
+  check(await inView(medNote2.locator(".temp-password")) && await focusIn(medNote2), "the temporary password shows under the row, in view, with the focus");
   await axeCheck(admin2, "People, after an approval");
   await admin2.screenshot({ path: shots + "/staff-reset-approved.png", fullPage: true });
   // The second admin approves the new account's first password.
   const newRow2 = admin2.locator(`tr[data-email="${newEmail}"]`);
   check((await newRow2.innerText()).includes("approve the first password") && (await newRow2.innerText()).includes("Ines Admin"),
     "the second admin sees a new account waiting for its first password, and who asked: " + await newRow2.innerText());
+  // On a phone, near the bottom of the list (UX review 397 M3): the password shows where the admin is, with the focus.
+  await admin2.setViewportSize({ width: 390, height: 844 });
   await newRow2.locator("button[data-act=approve-reset]").click();
   const firstText = await newRow2.locator(".confirm").innerText();
   check(firstText.includes("first password") && firstText.includes("shown only to you") && firstText.includes("first sign-in"),
     "the first password's confirmation names what happens: " + firstText);
   await newRow2.locator(".confirm button.primary").click();
-  await admin2.waitForSelector("#people-status:has-text('first password is made') #temp-password");
-  check((await admin2.innerText("#temp-password")).trim().length >= 16, "the approving admin sees the first password once");
+  const newNote2 = noteOf(admin2, newEmail);
+  await newNote2.locator("text=first password is made").waitFor();
+  const firstTemp = newNote2.locator(".temp-password");
+  check((await firstTemp.innerText()).trim().length >= 16, "the approving admin sees the first password once");
+  check(await inView(firstTemp), "on a phone the first password is in view: top " + await firstTemp.evaluate((e) => Math.round(e.getBoundingClientRect().top)));
+  check(await focusIn(newNote2), "and the focus is on it: " + await admin2.evaluate(() => document.activeElement?.tagName + " " + document.activeElement?.className));
+  await admin2.screenshot({ path: shots + "/staff-first-password-phone.png" });
+  await admin2.setViewportSize({ width: 1280, height: 900 });
+  // Both passwords stay until their administrator hides them; then the focus goes back to the row.
+  check(await medNote2.locator(".temp-password").count() === 1 && await newNote2.locator("button.temp-copy").count() === 1,
+    "the first temporary password is still there, and each has a Copy button");
+  await newNote2.locator("button.temp-done").click();
+  check(await newNote2.locator(".temp-password").count() === 0 && await medNote2.locator(".temp-password").count() === 1, "Done hides that password only");
   await ask("first-password", newEmail);
   await admin.setViewportSize({ width: 390, height: 844 });
   await admin.reload();
@@ -261,8 +317,16 @@ await run(async () => {
   await med.waitForSelector("#pw-status.error:has-text('not your current password')");
   check(true, "a wrong current password is refused in words");
   await med.fill("#pw-current", chosen);
-  await med.press("#pw-again", "Enter");
+  // Enter twice (UX review 397 M4): one change is sent, and the page says it was changed.
+  const changes = { sent: 0, answered: 0 };
+  const isChange = (r) => r.url().endsWith("/api/v1/me/password") && r.method() === "POST";
+  med.on("request", (r) => { if (isChange(r)) changes.sent++; });
+  med.on("response", (r) => { if (isChange(r.request())) changes.answered++; });
+  await med.evaluate(() => { const f = document.getElementById("password-form"); f.requestSubmit(); f.requestSubmit(); });
   await med.waitForSelector("#pw-status:has-text('Your password is changed')");
+  for (let i = 0; i < 100 && changes.answered < changes.sent; i++) await med.waitForTimeout(50);
+  check(changes.sent === 1 && (await med.innerText("#pw-status")).startsWith("Your password is changed"),
+    `submitting twice sends one change and says it was changed (${changes.sent} sent): ` + await med.innerText("#pw-status"));
   await ask("changed", medEmail + " yet another passphrase");
 
   // A reset of the old account asked for: the row says it waits for a
@@ -275,4 +339,34 @@ await run(async () => {
   check(waiting.includes("chosen by the administrator who made this account") && waiting.includes("a password reset is needed"),
     "with a reset waiting, the old account's row still says why it needs one: " + waiting);
   await axeCheck(admin, "People, an old account's reset waiting");
+
+  // Withdrawing it while the answer is lost (UX review 397 L1): it may have happened, and the page says so; the
+  // row's buttons are off while a request is on its way, on again after.
+  const withdraw = legacyRow2().locator("button[data-act=withdraw-reset]");
+  const declinePath = (u) => u.pathname.endsWith("/reset-password/decline");
+  await admin.route(declinePath, (r) => r.abort("connectionreset"));
+  await withdraw.click();
+  const legacyNote = noteOf(admin, legacyEmail);
+  await legacyNote.locator("text=We can't tell whether it went through").waitFor();
+  check((await legacyNote.innerText()).includes("We can't tell whether it went through: reload the page to see."), "a lost answer says it may have happened: " + await legacyNote.innerText());
+  check(await withdraw.isEnabled(), "after a failure the row's buttons are on again");
+  await admin.unroute(declinePath);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await admin.route(declinePath, async (r) => { await held; await r.continue(); });
+  await withdraw.click();
+  check(await withdraw.isDisabled() && await legacyRow2().locator("button[data-act=disable]").isDisabled(), "while the request is on its way the row's buttons are off");
+  release();
+  await legacyNote.locator("text=You withdrew the password reset").waitFor();
+  await admin.unroute(declinePath);
+  check(true, "then the withdrawal is said under the row: " + await legacyNote.innerText());
+
+  // An administrator who disables their own account (another one is left) sees the signed-out screen (UX review 397 L2).
+  await admin.locator(`tr[data-email="${adminEmail}"] button[data-act=disable]`).click();
+  await admin.locator(`tr[data-email="${adminEmail}"] .confirm button.primary`).click();
+  await admin.locator("#signed-out-self").waitFor();
+  const out = await admin.innerText("#signed-out-self");
+  check(out.includes("You disabled your own account, so you have been signed out everywhere") && await admin.locator(".staff-nav").count() === 0 &&
+    await admin.evaluate(() => document.activeElement?.id) === "signed-out-title", "disabling yourself shows the signed-out screen: " + out);
+  await axeCheck(admin, "signed out after disabling yourself");
 });
