@@ -896,7 +896,7 @@ func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers,
 		}
 		s.mu.Unlock()
 		for _, a := range tell {
-			s.emit(SecureEvent{Notice: fmt.Sprintf("%s is listed as a mediator of this case but no mediator has admitted them: they open none of its rooms, documents or sessions until you do (check their safety number with them first, then parley chat admit %s %s)", nameIn(c, a), s.caseID, a)})
+			s.emit(SecureEvent{Notice: fmt.Sprintf("%s is listed as a mediator of this case but no mediator has admitted them: they open none of its rooms, documents or sessions until you do (parley chat admit %s shows your safety number with them: check it with them by phone, then parley chat admit %s %s --safety-number N)", nameIn(c, a), s.caseID, s.caseID, a)})
 		}
 		if latest != nil {
 			for _, r := range latest.Rooms {

@@ -164,7 +164,7 @@ func TestChatCarryInDoubtWhenTwoProposalsShareAnId(t *testing.T) {
 	if code, out := med.run(t, "", "case", "add-mediator", k.ID, co.id); code != 0 {
 		t.Fatalf("case add-mediator: %d %s", code, out)
 	}
-	if code, out := med.run(t, "", "chat", "admit", k.ID, co.id); code != 0 {
+	if code, out := med.run(t, "", "chat", "admit", k.ID, co.id, "--safety-number", admitNumber(t, med, k.ID, co.id)); code != 0 {
 		t.Fatalf("chat admit: %d %s", code, out)
 	}
 	for _, text := range []string{"CARRY-ME we could accept 1,200", "KEEP-ME our lowest is 900"} {

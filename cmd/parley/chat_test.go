@@ -297,10 +297,42 @@ func TestChatAdmitCoMediator(t *testing.T) {
 		t.Fatalf("case invite by the co-mediator nobody admitted: %d %q", code2, said)
 	}
 	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "not admitted") || !strings.Contains(out, co.id) ||
-		!strings.Contains(out, "safety number with them:") || !strings.Contains(out, "by phone before you admit them") {
+		!strings.Contains(out, "safety number with them:") || !strings.Contains(out, "by phone; if it matches, admit them") {
 		t.Fatalf("chat admit (list): %d %s", code, out)
 	}
-	code, out = med.run(t, "", "chat", "admit", k.ID, co.id)
+	// Admitting takes the safety number typed back: none, a wrong one, or
+	// a co-mediator with no device yet (so no number) is refused in one
+	// line, and nobody is admitted.
+	var code3 int
+	for _, try := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"chat", "admit", k.ID, co.id}, "--safety-number is required"},
+		{[]string{"chat", "admit", k.ID, co.id, "--safety-number", "12345 67890"}, "is not the one you have with"},
+	} {
+		said := captureStderr(t, func() { code3, _ = med.run(t, "", try.args...) })
+		if code3 == 0 || strings.Count(strings.TrimSpace(said), "\n") != 0 || !strings.Contains(said, try.want) {
+			t.Fatalf("%v: %d %q", try.args, code3, said)
+		}
+	}
+	noDevAcct, _ := n.Staff(t, policy.RoleMediator, "admit-co2@example.org")
+	if code, out := med.run(t, "", "case", "add-mediator", k.ID, noDevAcct.ID); code != 0 {
+		t.Fatalf("case add-mediator: %d %s", code, out)
+	}
+	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "no safety number with them yet") {
+		t.Fatalf("chat admit (list, a co-mediator with no device): %d %s", code, out)
+	}
+	said = captureStderr(t, func() {
+		code3, _ = med.run(t, "", "chat", "admit", k.ID, noDevAcct.ID, "--safety-number", "12345")
+	})
+	if code3 == 0 || !strings.Contains(said, "has no safety number with you yet") {
+		t.Fatalf("chat admit of a co-mediator with no device: %d %q", code3, said)
+	}
+	if code, out := med.run(t, "", "case", "recuse", k.ID, "--mediator", noDevAcct.ID, "--reason", "added by mistake"); code != 0 {
+		t.Fatalf("case recuse: %d %s", code, out)
+	}
+	code, out = med.run(t, "", "chat", "admit", k.ID, co.id, "--safety-number", admitNumber(t, med, k.ID, co.id))
 	if code != 0 || !strings.Contains(out, "as a mediator: they will read the joint room, every caucus and the case's documents") {
 		t.Fatalf("chat admit: %d %s", code, out)
 	}
@@ -413,4 +445,21 @@ func TestChatPinRefusalsInWords(t *testing.T) {
 		t.Fatalf("B's device revokes itself: %d %s", code, out)
 	}
 	refused("more devices taken out of use than one person has", "CANARY-full", "more devices taken out of use")
+}
+
+// admitNumber is the safety number `chat admit <case>` tells med to check
+// with the co-mediator who before admitting them.
+func admitNumber(t *testing.T, med cliUser, caseID, who string) string {
+	t.Helper()
+	code, out := med.run(t, "", "chat", "admit", caseID)
+	if code != 0 {
+		t.Fatalf("chat admit (list): %d %s", code, out)
+	}
+	mark := "parley chat admit " + caseID + " " + who + " --safety-number '"
+	i := strings.Index(out, mark)
+	if i < 0 {
+		t.Fatalf("chat admit (list) shows no number for %s: %s", who, out)
+	}
+	rest := out[i+len(mark):]
+	return rest[:strings.IndexByte(rest, '\'')]
 }

@@ -319,7 +319,7 @@ func caseAddMediator(ctx context.Context, args []string) error {
 		}
 	}
 	if len(pos) == 2 {
-		fmt.Printf("They read no encrypted room or document until a mediator of the case admits them: parley chat admit %s %s\n", pos[0], pos[1])
+		fmt.Printf("They read no encrypted room or document until a mediator of the case admits them: parley chat admit %s %s --safety-number N, with N the number `parley chat admit %s` shows, checked with them by phone\n", pos[0], pos[1], pos[0])
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func init() {
 	register("chat", "chat <case> [--room joint|caucus:<side>|mediators|room:<id>|cross:<id>]", chatInteractive)
 	register("chat send", "chat send <case> --room ROOM TEXT (or - to read it from standard input) [--wait 30s]", chatSend)
 	register("chat read", "chat read <case> --room ROOM [--since EPOCH:OFFSET] [--json]", chatRead)
-	register("chat admit", "chat admit <case> [<account>] (mediators: list, or admit, a co-mediator the case record lists)", chatAdmit)
+	register("chat admit", "chat admit <case> [<account> --safety-number N] (mediators: list, or admit once the safety number is checked, a co-mediator the case record lists)", chatAdmit)
 }
 
 func inCase(meds []api.Mediator, parts []api.Participant, id string) bool {
@@ -407,9 +407,15 @@ func chatSend(ctx context.Context, args []string) error {
 // chatAdmit is a mediator's explicit admission of a co-mediator: this
 // device signs them into the case's membership. A mediator's device never
 // does it on its own, since the case record that lists them is the
-// server's word. Without an account it lists who waits to be admitted.
+// server's word. Without an account it lists who waits to be admitted,
+// with the safety number to check with each; admitting needs that number
+// typed back (--safety-number), as the browser admits only once a number
+// is on screen: a co-mediator with no device yet has none, and the first
+// device registered under their account would be trusted on first use,
+// whoever registered it (review 397 M1).
 func chatAdmit(ctx context.Context, args []string) error {
 	fs := newFlags("chat admit")
+	typed := fs.String("safety-number", "", "the safety number you checked with them by phone (as `chat admit <case>` shows it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -440,13 +446,14 @@ func chatAdmit(ctx context.Context, args []string) error {
 			fmt.Println("no mediator waits to be admitted")
 		}
 		for _, m := range pending {
-			fmt.Printf("%s (account %s) is listed as a mediator but not admitted; to admit them: parley chat admit %s %s\n", m.Name, m.AccountID, caseID, m.AccountID)
+			fmt.Printf("%s (account %s) is listed as a mediator but not admitted\n", m.Name, m.AccountID)
 			// The name is the server's word: the safety number is what can
 			// be compared out of band.
 			if n, err := x.SafetyNumber(ctx, caseID, m.AccountID); err == nil {
-				fmt.Printf("  safety number with them: %s\n  check this number with %s by phone before you admit them\n", e2ee.FormatSafetyNumber(n), m.Name)
+				fmt.Printf("  safety number with them: %s\n  check this number with %s by phone; if it matches, admit them: parley chat admit %s %s --safety-number '%s'\n",
+					e2ee.FormatSafetyNumber(n), m.Name, caseID, m.AccountID, e2ee.FormatSafetyNumber(n))
 			} else {
-				fmt.Printf("  no safety number with them (%v): confirm with %s by phone, and with the program, before you admit them\n", err, m.Name)
+				fmt.Printf("  no safety number with them yet (%v): ask %s to open the case on their phone or computer, then run parley chat admit %s again\n", err, m.Name, caseID)
 			}
 		}
 		return nil
@@ -455,6 +462,16 @@ func chatAdmit(ctx context.Context, args []string) error {
 	name := who[account]
 	if name == "" {
 		name = account
+	}
+	if *typed == "" {
+		return fmt.Errorf("--safety-number is required: run parley chat admit %s to see the number, check it with %s by phone, then type it here", caseID, name)
+	}
+	n, err := x.SafetyNumber(ctx, caseID, account)
+	if err != nil {
+		return fmt.Errorf("%s has no safety number with you yet (%v): ask them to open the case on their phone or computer, check the number with them, then admit them", name, err)
+	}
+	if strings.Join(strings.Fields(*typed), "") != n {
+		return fmt.Errorf("the safety number you typed is not the one you have with %s now: do not admit them; run parley chat admit %s to see it, and check it with them by phone again", name, caseID)
 	}
 	if err := s.AdmitMediator(ctx, account); err != nil {
 		return err
