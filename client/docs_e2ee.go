@@ -70,7 +70,13 @@ func canonicalAudience(a string) string {
 	return "user:" + strings.Join(users, ",")
 }
 
-// docSession verifies the case's devices and membership chain.
+// docSession verifies the case's devices and membership chain, and sets
+// the case's people as the server's case record lists them now (Now: the
+// people of the statement a mediator's device would sign next, mediators
+// no statement admits yet left out). A document key is wrapped only under
+// a latest statement that agrees with them for its audience
+// (e2ee.Session.InForce): a co-mediator recused since, and not yet signed
+// out, gets no copy.
 func (x *E2EE) docSession(ctx context.Context, caseID string) (*e2ee.Session, error) {
 	devs, _, err := x.CaseDevices(ctx, caseID)
 	if err != nil {
@@ -80,7 +86,17 @@ func (x *E2EE) docSession(ctx context.Context, caseID string) (*e2ee.Session, er
 	if err != nil {
 		return nil, err
 	}
-	return x.newSession(caseID, chain, devs), nil
+	c, err := x.C.Case(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	sess := x.newSession(caseID, chain, devs)
+	people, _ := peopleOf(c)
+	sess.Now, _ = newMediators(chain.Latest(), people, "", "")
+	if sess.Now == nil {
+		sess.Now = []e2ee.Person{}
+	}
+	return sess, nil
 }
 
 // encryptingBody streams body encrypted under key for b.

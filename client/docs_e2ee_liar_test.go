@@ -190,6 +190,7 @@ func TestUpgradeKeepsPlaintextHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	sess := e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs)
+	sess.Now = chain.Latest().People
 	key := e2ee.NewDocKey()
 	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", e2ee.BindName(d.Name, d.MediaType), key, nil, time.Now())
 	if err != nil {

@@ -382,12 +382,23 @@ export function audienceMembers(st: Statement, audience: string): string[] {
   return [...r.members];
 }
 
-/** What wrapping and opening need: this device and the verified chain and directory (secure.ts's session). */
-export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir: Devices }
+/**
+ * What wrapping and opening need: this device and the verified chain and directory (secure.ts's session), and
+ * inForce(room): whether the latest verified statement is the one a message sent in room now would be encrypted
+ * under (secure.ts's readersInForce(room) !== undefined): false while the server has sealed the room into an epoch no
+ * mediator's device has signed yet (someone joined or left it).
+ */
+export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir: Devices; inForce: (room: string) => boolean }
+
+/** The rooms whose membership makes an audience: a room audience's own; for named accounts, the joint room and the mediators' room. */
+export function audienceRooms(audience: string): string[] {
+  return audience.startsWith("user:") ? ["joint", "mediators"] : [audience];
+}
 
 /**
  * Wraps a version's content key for audience after checking the latest
- * verified membership statement (Go: Session.WrapDocKey): this device's
+ * verified membership statement (Go: Session.WrapDocKey): it is the one in
+ * force for the audience's rooms (s.inForce); this device's
  * account is in the audience, and the key goes to the active devices of its
  * members (only those listed in `only`, when given). name is the version's
  * name binding: bindName(name, mediaType) for a new version; for a re-wrap,
@@ -397,6 +408,10 @@ export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir:
 export async function wrapForAudience(s: DocSession, doc: string, version: number, audience: string, name: Uint8Array | null, key: Uint8Array, only: string[] | null = null, now = Date.now()): Promise<Uint8Array> {
   const st = s.chain.latest();
   if (!st) throw new E2EEError("no signed membership", "the case has no membership statement yet");
+  // As a message waits for a statement covering its room's current epoch (Go: Session.InForce): someone who left
+  // the audience since the latest statement (a recused co-mediator) must get no copy.
+  const stale = audienceRooms(audience).filter((r) => !s.inForce(r));
+  if (stale.length) throw new E2EEError("no signed membership", `no signed membership for ${stale.join(", ")}'s current epoch yet`);
   const members = audienceMembers(st, audience);
   if (!members.includes(s.me.account)) throw new E2EEError("not a member", `you are not in ${audience} in the signed membership`);
   if (!s.dir.device(s.me.account, s.me.id, -1)) throw new E2EEError("unknown device", "this device is not in the key directory (or revoked)");
