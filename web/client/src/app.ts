@@ -17,7 +17,7 @@ import type { DocSession } from "./docs-e2ee";
 import { registerDevice, SecureCase, SecureEvent, SecurityStop, tooManyDevicesWords, tooManyTabsWords, unconfirmedWords, notAdmittedWords } from "./secure";
 import { showSecurityStop } from "./alarm";
 import { endSession, notSignedOut, signOutDialog } from "./signout";
-import { loadOrCreateDevice, markRegistered } from "./store";
+import { loadOrCreateDevice, loadWrapPins, markRegistered, saveWrapPins } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
@@ -136,7 +136,8 @@ function membersOf(audience: string): string[] {
  */
 function docSession(s: SecureCase): DocSession {
   const { me, caseID, chain, dir } = s.sess;
-  return { me, caseID, chain, dir, inForce: (room) => s.readersInForce(room) !== undefined };
+  return { me, caseID, chain, dir, inForce: (room) => s.readersInForce(room) !== undefined,
+    wrapPins: { load: () => loadWrapPins(me.account), save: (w) => saveWrapPins(me.account, w) } };
 }
 
 function recordMembersOf(audience: string): string[] {
