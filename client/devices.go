@@ -321,8 +321,11 @@ func (x *E2EE) PendingDevices(ctx context.Context, caseID string) (map[string][]
 
 // AdmitDevice is a mediator's admission of a participant's new device in
 // a case (for someone who lost every device they had): this mediator's
-// device signs an endorsement of it for the case. The device reads what
-// is sent from then on; nothing earlier was sealed to it.
+// device signs an endorsement of it for the case. The device reads the
+// messages sent from then on (no earlier chain key was sealed to it) and,
+// once a device that holds them passes them on (WrapForNewcomers, or a
+// mediator's browser opening the documents), the keys of every earlier
+// end-to-end encrypted document of the person's audiences.
 func (x *E2EE) AdmitDevice(ctx context.Context, caseID, account, device string) error {
 	devs, _, err := x.CaseDevices(ctx, caseID)
 	if err != nil {

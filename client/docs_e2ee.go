@@ -33,7 +33,10 @@ import (
 // upgraded version, the plaintext's SHA-256 recorded at its upload); a
 // server-encrypted answer for a version the document's record or its
 // wraps mark end-to-end encrypted is refused. Wraps for newcomers keep
-// the audience the verified wrap names, whatever the server reports.
+// the audience the verified wrap names, whatever the server reports, and
+// only from a wrap no older than the newest this device opened or made
+// of that version (docWrapsFile: one served again from before a narrowing
+// is refused, ErrWrapRolledBack).
 //
 // Names: the uploading device binds the version's name and media type
 // into its key wrap (e2ee.BindName); every key this device opens is
@@ -70,7 +73,13 @@ func canonicalAudience(a string) string {
 	return "user:" + strings.Join(users, ",")
 }
 
-// docSession verifies the case's devices and membership chain.
+// docSession verifies the case's devices and membership chain, and sets
+// the case's people as the server's case record lists them now (Now: the
+// people of the statement a mediator's device would sign next, mediators
+// no statement admits yet left out). A document key is wrapped only under
+// a latest statement that agrees with them for its audience
+// (e2ee.Session.InForce): a co-mediator recused since, and not yet signed
+// out, gets no copy.
 func (x *E2EE) docSession(ctx context.Context, caseID string) (*e2ee.Session, error) {
 	devs, _, err := x.CaseDevices(ctx, caseID)
 	if err != nil {
@@ -80,7 +89,17 @@ func (x *E2EE) docSession(ctx context.Context, caseID string) (*e2ee.Session, er
 	if err != nil {
 		return nil, err
 	}
-	return x.newSession(caseID, chain, devs), nil
+	c, err := x.C.Case(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	sess := x.newSession(caseID, chain, devs)
+	people, _ := peopleOf(c)
+	sess.Now, _ = newMediators(chain.Latest(), people, "", "")
+	if sess.Now == nil {
+		sess.Now = []e2ee.Person{}
+	}
+	return sess, nil
 }
 
 // encryptingBody streams body encrypted under key for b.
@@ -138,7 +157,11 @@ func (x *E2EE) UploadDocumentE2EE(ctx context.Context, caseID string, u Upload) 
 	// Sent exactly as bound (the server refuses a wrap binding others).
 	req.Header.Set(api.DocumentNameHeader, url.PathEscape(name))
 	req.Header.Set("Content-Type", mt)
-	return decodeDocument(c(x).send(ctx, req, http.StatusCreated))
+	d, err := decodeDocument(c(x).send(ctx, req, http.StatusCreated))
+	if err != nil {
+		return d, err
+	}
+	return d, x.pinWraps(wrap)
 }
 
 // uploadLabel is the name and media type a new end-to-end encrypted
@@ -220,6 +243,10 @@ func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docI
 		}
 	}
 	if bestWrap != nil {
+		if err := x.pinWrap(bestWrap.Ctx); err != nil {
+			clear(best)
+			return nil, nil, err
+		}
 		return best, bestWrap, nil
 	}
 	if firstErr != nil {
@@ -233,6 +260,90 @@ func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docI
 // signed wraps this device opens say. Only an explicit share changes an
 // audience; a device never widens one because the server says so.
 var ErrAudienceMismatch = errors.New("the server reports another audience than the document's signed key wraps name")
+
+// ErrWrapRolledBack: the newest key wrap the server returns for an end-to-end
+// encrypted version is older than one this device opened or made for it
+// (review 394 M2): the server may be serving a wrap from before the
+// document was narrowed, with the audience it had then. This device gives
+// newcomers no key of it.
+var ErrWrapRolledBack = errors.New("the server returns an older key wrap of this document than this device has seen (it may have been shared with fewer people since)")
+
+// docWrapsFile pins, per end-to-end encrypted document version, the newest
+// key wrap this device opened or made: its statement, time and audience.
+const docWrapsFile = "docwraps.json"
+
+type wrapPin struct {
+	Statement uint64 `json:"statement"`
+	Created   int64  `json:"created"`
+	Audience  string `json:"audience"`
+}
+
+// before reports whether the pinned wrap p is older than c: by the
+// statement it names, then by its time.
+func (p wrapPin) before(c e2ee.DocKeyContext) bool {
+	return p.Statement < c.StatementSeq || p.Statement == c.StatementSeq && p.Created < c.Created
+}
+
+func wrapPinKey(c e2ee.DocKeyContext) string {
+	return c.Case + "/" + c.Doc + "/" + strconv.Itoa(c.Version)
+}
+
+// pinWraps pins each wrap in raws (made by this device or opened by it)
+// as its version's newest, unless a newer one is pinned.
+func (x *E2EE) pinWraps(raws ...[]byte) error {
+	var ctxs []e2ee.DocKeyContext
+	for _, raw := range raws {
+		if k, err := e2ee.DecodeDocKey(raw); err == nil {
+			ctxs = append(ctxs, k.Ctx)
+		}
+	}
+	return x.pinWrap(ctxs...)
+}
+
+func (x *E2EE) pinWrap(ctxs ...e2ee.DocKeyContext) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	pins := map[string]wrapPin{}
+	if err := x.readPins(docWrapsFile, &pins); err != nil {
+		return err
+	}
+	changed := false
+	for _, c := range ctxs {
+		if p, ok := pins[wrapPinKey(c)]; !ok || p.before(c) {
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return savePins(x, docWrapsFile, func(saved map[string]wrapPin) error {
+		for _, c := range ctxs {
+			if p, ok := saved[wrapPinKey(c)]; !ok || p.before(c) {
+				saved[wrapPinKey(c)] = wrapPin{Statement: c.StatementSeq, Created: c.Created, Audience: c.Audience}
+			}
+		}
+		return nil
+	})
+}
+
+// checkWrapPin refuses (ErrWrapRolledBack) c, the newest wrap the server
+// returned for its version, when this device pinned a newer one, or one
+// as new naming another audience.
+func (x *E2EE) checkWrapPin(c e2ee.DocKeyContext) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	pins := map[string]wrapPin{}
+	if err := x.readPins(docWrapsFile, &pins); err != nil {
+		return err
+	}
+	p, ok := pins[wrapPinKey(c)]
+	if !ok || p.before(c) || p.Statement == c.StatementSeq && p.Created == c.Created && p.Audience == c.Audience {
+		return nil
+	}
+	return fmt.Errorf("%w (the server's newest names %s, signed under statement %d at %s; this device saw one for %s, statement %d at %s)",
+		ErrWrapRolledBack, c.Audience, c.StatementSeq, time.UnixMilli(c.Created).UTC().Format(time.RFC3339),
+		p.Audience, p.Statement, time.UnixMilli(p.Created).UTC().Format(time.RFC3339))
+}
 
 // DownloadDocumentE2EE opens version (0: the latest) of a document. An
 // end-to-end encrypted version is decrypted on this device: Body checks
@@ -389,6 +500,12 @@ func (x *E2EE) signedAudience(ctx context.Context, sess *e2ee.Session, caseID st
 			return "", fmt.Errorf("version %d: %w", v.Version, err)
 		}
 		clear(key)
+		// The newest wrap this device saw of the version, not the newest
+		// the server chooses to return: one from before a narrowing names
+		// the wider audience the server may report again.
+		if err := x.checkWrapPin(k.Ctx); err != nil {
+			return "", fmt.Errorf("document %s version %d: %w", doc.ID, v.Version, err)
+		}
 		if k.Ctx.Audience != server || (signed != "" && signed != k.Ctx.Audience) {
 			return "", fmt.Errorf("document %s version %d: %w (%s, the server says %s)", doc.ID, v.Version, ErrAudienceMismatch, k.Ctx.Audience, server)
 		}
@@ -473,8 +590,21 @@ func (x *E2EE) ShareDocumentE2EE(ctx context.Context, caseID, docID, audience st
 		return api.ShareResult{}, err
 	}
 	var out api.ShareResult
-	err = x.C.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share", api.ShareRequest{Audience: aud, Wraps: wraps}, &out)
-	return out, err
+	if err := x.C.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share", api.ShareRequest{Audience: aud, Wraps: wraps}, &out); err != nil {
+		return out, err
+	}
+	// The new wraps are the newest of their versions this device has
+	// seen: after a narrowing, the older, wider ones are refused for
+	// newcomer passes whatever the server serves again.
+	return out, x.pinWraps(versionWraps(wraps)...)
+}
+
+func versionWraps(ws []api.VersionWrap) [][]byte {
+	out := make([][]byte, len(ws))
+	for i, w := range ws {
+		out[i] = w.Wrap
+	}
+	return out
 }
 
 // WrapForNewcomers gives the content keys this device holds to the
@@ -556,6 +686,9 @@ func (x *E2EE) WrapForNewcomers(ctx context.Context, caseID string) (int, error)
 			return added, err
 		}
 		added += len(wraps)
+		if err := x.pinWraps(versionWraps(wraps)...); err != nil {
+			return added, err
+		}
 	}
 	return added, nil
 }
@@ -672,6 +805,8 @@ func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID st
 	}
 	req.ContentLength = e2ee.StreamCiphertextSize(v.Size)
 	req.Header.Set(api.DocumentKeyHeader, base64.RawURLEncoding.EncodeToString(wrap))
-	_, err = decodeDocument(x.C.send(ctx, req, http.StatusOK))
-	return err
+	if _, err = decodeDocument(x.C.send(ctx, req, http.StatusOK)); err != nil {
+		return err
+	}
+	return x.pinWraps(wrap)
 }

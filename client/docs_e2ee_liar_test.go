@@ -125,6 +125,75 @@ func TestE2EEDocumentLyingAudienceNoNewcomerWrap(t *testing.T) {
 	}
 }
 
+// TestE2EEDocumentRolledBackWrapNoNewcomerWrap (review 394 M2): the
+// mediator uploads a document to the joint room, then narrows it to side
+// A's caucus; side B gains counsel later. The server serves the old joint
+// wrap again (keeping the narrowing's back) and reports the document as
+// joint. The mediator's device, on its routine newcomer pass, refuses: it
+// pinned the narrowing's wrap, newer than the one served, and signs no
+// wrap for side B's counsel (the lying server would have kept it). Told
+// the truth, the same device has nothing to add and no complaint.
+func TestE2EEDocumentRolledBackWrapNoNewcomerWrap(t *testing.T) {
+	t.Parallel()
+	tc := seedE2EE(t, nodetest.Embedded(t))
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.med, tc.caseID, tc.a.id, tc.b.id)
+	d := uploadE2EE(t, tc.med, tc.caseID, "joint", "evidence", []byte("the mediator's note, for everyone at first"))
+	var joint api.DocumentKeys
+	if err := tc.med.c.Do(ctx, http.MethodGet, "/api/v1/cases/"+tc.caseID+"/documents/"+d.ID+"/keys?version=1", nil, &joint); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.med.x.ShareDocumentE2EE(ctx, tc.caseID, d.ID, "caucus:A", false); err != nil {
+		t.Fatal(err)
+	}
+	counsel := joinCounsel(t, tc, "B", "Casey for Blake")
+	signedFor(t, tc.med, tc.caseID, counsel.id)
+
+	old, err := json.Marshal(joint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &liar{
+		edit: func(r *http.Request, _ *http.Response, body []byte) []byte {
+			switch {
+			case r.Method != http.MethodGet:
+			case strings.HasSuffix(r.URL.Path, "/documents/"+d.ID+"/keys"):
+				return old
+			case strings.Contains(r.URL.Path, "/documents"):
+				return bytes.ReplaceAll(body, []byte(`"audience":"caucus:A"`), []byte(`"audience":"joint"`))
+			}
+			return body
+		},
+		swallow: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/documents/"+d.ID+"/keys")
+		},
+	}
+	med := through(tc.med, l)
+	n, err := med.WrapForNewcomers(ctx, tc.caseID)
+	for _, raw := range l.swallowed() {
+		var req api.DocumentKeysRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range req.Wraps {
+			if k, err := e2ee.DecodeDocKey(w.Wrap); err == nil && slices.Contains(k.Devices(), counsel.x.Me.ID) {
+				t.Fatalf("the mediator's device wrapped the narrowed document for side B's new counsel (audience %s)", k.Ctx.Audience)
+			}
+		}
+	}
+	if n != 0 || !errors.Is(err, client.ErrWrapRolledBack) {
+		t.Fatalf("WrapForNewcomers under a rolled-back wrap: %d wraps, %v", n, err)
+	}
+	// Told the truth: caucus:A's members all hold a copy; nothing to add.
+	if n, err := tc.med.x.WrapForNewcomers(ctx, tc.caseID); err != nil || n != 0 {
+		t.Fatalf("WrapForNewcomers: %d, %v", n, err)
+	}
+	if _, err := readE2EE(counsel, tc.caseID, d.ID); err == nil {
+		t.Fatal("side B's counsel read the document narrowed to side A's caucus")
+	}
+}
+
 // TestE2EEDocumentServerEncryptedAnswerRefused: asked for an end-to-end
 // encrypted document, the server drops the Parley-Document-E2EE header
 // and serves plaintext of its choosing with a matching digest. The device
@@ -190,6 +259,7 @@ func TestUpgradeKeepsPlaintextHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	sess := e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs)
+	sess.Now = chain.Latest().People
 	key := e2ee.NewDocKey()
 	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", e2ee.BindName(d.Name, d.MediaType), key, nil, time.Now())
 	if err != nil {

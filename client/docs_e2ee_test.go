@@ -180,6 +180,70 @@ func TestE2EEDocumentShareNarrowHold(t *testing.T) {
 	}
 }
 
+// TestE2EEDocumentWaitsForSignedRecusal (review 394 M1): a co-mediator
+// is admitted, then recused; the server seals the rooms, but no mediator's
+// device is open to sign the change. Side A's party uploads a caucus
+// document end to end in that window: refused, as a message is (no signed
+// membership for the new epoch yet), and nothing is stored. Once a
+// mediator's device signs the recusal, the upload goes through and no
+// wrap holds the recused mediator's device.
+func TestE2EEDocumentWaitsForSignedRecusal(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	tc := seedE2EE(t, n)
+	m2Acct, m2C := n.Staff(t, policy.RoleMediator, fmt.Sprintf("m2-doc-%d@example.org", time.Now().UnixNano()))
+	if _, err := tc.med.c.CaseAction(ctx, tc.caseID, "mediators", map[string]string{"accountId": m2Acct.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, m2x := newDevice(t, m2C, m2Acct.ID, e2ee.KEMXWing)
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	if err := med.AdmitMediator(ctx, m2Acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id, m2Acct.ID)
+	med.Close() // no mediator's device left to sign what follows
+
+	if _, err := tc.med.c.CaseAction(ctx, tc.caseID, "recusals", map[string]string{"mediatorId": m2Acct.ID, "reason": "conflict"}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("side A's bottom line, after the recusal")
+	_, err := tc.a.x.UploadDocumentE2EE(ctx, tc.caseID, client.Upload{Name: "offer.pdf", MediaType: "application/pdf",
+		Audience: "caucus:A", Class: "evidence", Body: bytes.NewReader(body), Size: int64(len(body))})
+	if !errors.Is(err, e2ee.ErrNoStatement) {
+		t.Fatalf("an upload before any mediator signed the recusal: %v", err)
+	}
+	list, err := tc.a.c.Documents(ctx, tc.caseID)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("documents stored in the window: %d (%v)", len(list), err)
+	}
+
+	open(t, tc.med, tc.caseID, client.SecureOptions{}) // signs the recusal
+	deadline := time.Now().Add(20 * time.Second)
+	var d api.Document
+	for {
+		d, err = tc.a.x.UploadDocumentE2EE(ctx, tc.caseID, client.Upload{Name: "offer.pdf", MediaType: "application/pdf",
+			Audience: "caucus:A", Class: "evidence", Body: bytes.NewReader(body), Size: int64(len(body))})
+		if !errors.Is(err, e2ee.ErrNoStatement) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the upload once the recusal is signed: %v", err)
+	}
+	var keys api.DocumentKeys
+	if err := tc.a.c.Do(ctx, http.MethodGet, "/api/v1/cases/"+tc.caseID+"/documents/"+d.ID+"/keys", nil, &keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range keys.Wraps {
+		k, err := e2ee.DecodeDocKey(w)
+		if err != nil || slices.Contains(k.Devices(), m2x.Me.ID) || !slices.Contains(k.Devices(), tc.med.x.Me.ID) {
+			t.Fatalf("the wrap after the signed recusal holds %v (%v)", k.Devices(), err)
+		}
+	}
+}
+
 // TestE2EEDocumentTamperRefused: ciphertext altered in storage (under the
 // server's envelope, by whoever holds the master key) fails on the device:
 // the server's own layer refuses it, and so would the device's checks.

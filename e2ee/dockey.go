@@ -330,7 +330,8 @@ func AudienceMembers(st *Statement, audience string) ([]string, error) {
 }
 
 // WrapDocKey wraps a document version's content key for audience, after
-// checking the latest verified membership statement: this device's account
+// checking the latest verified membership statement: it must be the one in
+// force for the audience ([Session.InForce]); this device's account
 // must be in the audience, and the key goes to the active devices of its
 // members (only those in `only`, when it is not nil: a holder wrapping for
 // newcomers). It refuses when no device would receive it. name is the
@@ -338,11 +339,7 @@ func AudienceMembers(st *Statement, audience string) ([]string, error) {
 // media type; for a re-wrap, the Ctx.Name of the wrap the key came from
 // (zero only when that wrap binds none).
 func (s *Session) WrapDocKey(doc string, version int, audience string, name NameBinding, key []byte, only []string, now time.Time) ([]byte, error) {
-	st := s.Chain.Latest()
-	if st == nil {
-		return nil, ErrNoStatement
-	}
-	members, err := AudienceMembers(st, audience)
+	st, members, err := s.InForce(audience)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +363,67 @@ func (s *Session) WrapDocKey(doc string, version int, audience string, name Name
 	ctx := DocKeyContext{Case: s.Case, Doc: doc, Version: version, Audience: audience, StatementSeq: st.Seq,
 		Account: s.Me.Account, Device: s.Me.ID, Created: now.UnixMilli(), Name: name}
 	return WrapDocKey(s.Me, ctx, key, recipients)
+}
+
+// InForce returns the latest verified statement and audience's members
+// under it, when that statement is the one in force for the audience: the
+// members it gives the audience are the ones the case's people make it now
+// (s.Now, as a mediator's device would sign them). Otherwise someone
+// joined or left the audience since — a co-mediator recused, say, and the
+// server sealed the rooms into a new epoch — and no mediator's device has
+// signed that yet: it refuses with ErrNoStatement, as Prepare refuses to
+// send in a room before a statement covers its current epoch, so nothing
+// is wrapped for a member who has left. A nil s.Now is refused too.
+func (s *Session) InForce(audience string) (*Statement, []string, error) {
+	st := s.Chain.Latest()
+	if st == nil {
+		return nil, nil, ErrNoStatement
+	}
+	members, err := AudienceMembers(st, audience)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Now == nil {
+		return nil, nil, fmt.Errorf("%w: the case's current people are not known", ErrNoStatement)
+	}
+	now, err := membersNow(st, s.Now, audience)
+	if err != nil || !sameSet(members, now) {
+		return nil, nil, fmt.Errorf("%w: who may read %s changed since membership statement %d", ErrNoStatement, audience, st.Seq)
+	}
+	return st, members, nil
+}
+
+// membersNow is who audience holds when people are the case's people: a
+// standing room or named accounts by the rules ([StatementFor],
+// [AudienceMembers]); a mediator-defined room (which never gains a member)
+// its members under st who are still among people.
+func membersNow(st *Statement, people []Person, audience string) ([]string, error) {
+	var sides []string
+	if side, ok := CaucusSide(audience); ok {
+		sides = []string{side}
+	}
+	switch {
+	case strings.HasPrefix(audience, "user:"), audience == RoomJoint, audience == RoomMediators, len(sides) == 1:
+		return AudienceMembers(StatementFor(st.Case, people, sides, map[string]int64{audience: 1}), audience)
+	}
+	r, ok := st.Room(audience)
+	if !ok {
+		return nil, fmt.Errorf("%w: membership statement %d has no room %q", ErrMembership, st.Seq, audience)
+	}
+	var out []string
+	for _, m := range r.Members {
+		if slices.ContainsFunc(people, func(p Person) bool { return p.Account == m }) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // OpenDocKey checks a wrap the server returned for document doc, version

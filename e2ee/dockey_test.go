@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/cryptotest"
@@ -165,6 +166,59 @@ func TestDocKeyNameBound(t *testing.T) {
 	stripped = append(stripped, wrap[4+len(cut.b):]...)
 	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 1, "Hearing schedule.pdf", docType, stripped); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("a bound wrap with its name field cut out: %v", err)
+	}
+}
+
+// TestDocKeyWaitsForStatementInForce (review 394 M1): the co-mediator
+// recused and the server sealed the rooms, but no mediator's device has
+// signed the change yet. A device wraps no document key under the old
+// statement (which still lists the recused mediator), for any audience
+// the change touches; an audience it leaves as it was is wrapped as
+// before, and once a mediator signs the change every audience is, without
+// the recused mediator's device.
+func TestDocKeyWaitsForStatementInForce(t *testing.T) {
+	w := newWorld(t)
+	w.sign(t, w.med, w.people(), epochs(1))
+	var recused []Person
+	for _, p := range w.people() {
+		if p.Account != w.m2.Account {
+			recused = append(recused, p)
+		}
+	}
+	key := NewDocKey()
+	session := func(d *DeviceKeys, now []Person) *Session {
+		s := w.session(d)
+		s.Now = now
+		return s
+	}
+	for _, c := range []struct {
+		by       *DeviceKeys
+		audience string
+	}{{w.a1, "caucus:A"}, {w.b, "joint"}, {w.med, "mediators"}, {w.med, "user:u_partyb"}} {
+		if _, err := session(c.by, recused).WrapDocKey("d_doc", 1, c.audience, docName, key, nil, docNow); !errors.Is(err, ErrNoStatement) {
+			t.Fatalf("%s wrapped for %s under the statement that still lists the recused mediator: %v", c.by.Account, c.audience, err)
+		}
+	}
+	if _, err := session(w.a1, nil).WrapDocKey("d_doc", 1, "caucus:A", docName, key, nil, docNow); !errors.Is(err, ErrNoStatement) {
+		t.Fatalf("wrapped without knowing the case's people now: %v", err)
+	}
+	// Side B gains a party: side A's caucus is as signed.
+	grown := append(w.people(), Person{Account: "u_partyb2", Role: RoleParty, Side: "B"})
+	if _, err := session(w.a1, grown).WrapDocKey("d_doc", 1, "caucus:A", docName, key, nil, docNow); err != nil {
+		t.Fatalf("caucus:A, untouched by side B's newcomer: %v", err)
+	}
+	if _, err := session(w.a1, grown).WrapDocKey("d_doc", 1, "joint", docName, key, nil, docNow); !errors.Is(err, ErrNoStatement) {
+		t.Fatalf("joint, which side B's newcomer joined unsigned: %v", err)
+	}
+	// A mediator signs the recusal: wrapped, for nobody of the recused mediator's.
+	w.sign(t, w.med, recused, epochs(2))
+	wrap, err := session(w.a1, recused).WrapDocKey("d_doc", 1, "caucus:A", docName, key, nil, docNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := DecodeDocKey(wrap)
+	if err != nil || slices.Contains(k.Devices(), w.m2.ID) || !slices.Contains(k.Devices(), w.med.ID) {
+		t.Fatalf("after the signed recusal: wrapped for %v (%v)", k.Devices(), err)
 	}
 }
 

@@ -272,6 +272,25 @@ func TestSenderRefusesUnsignedOrBrokenMembership(t *testing.T) {
 	}
 }
 
+// TestPrepareAfterChainReplaced (review 394 L4): the chain a session
+// sends under is replaced by one that lacks the statement its sending
+// chain names (a refresh that came back shorter). Prepare starts a new
+// chain instead of reading the missing statement's rooms.
+func TestPrepareAfterChainReplaced(t *testing.T) {
+	w := newWorld(t)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.sign(t, w.med, w.people(), epochs(1))
+	s := w.session(w.a1)
+	send(t, s, "joint", 1, "under the latest statement")
+	short := w.chain.Clone()
+	short.stmts = short.stmts[:len(short.stmts)-1]
+	s.Chain = short
+	dists, err := s.Prepare("joint", 1)
+	if err != nil || len(dists) == 0 {
+		t.Fatalf("after the chain lost the sending chain's statement: %d key distributions, %v", len(dists), err)
+	}
+}
+
 func TestCaucusRuleAndChainRules(t *testing.T) {
 	w := newWorld(t)
 	w.sign(t, w.med, w.people(), epochs(1))

@@ -123,7 +123,15 @@ func epochs(e int64) map[string]int64 {
 	return map[string]int64{"joint": e, "caucus:A": e, "caucus:B": e, "mediators": e}
 }
 
-func (w *world) session(d *DeviceKeys) *Session { return NewSession(d, w.caseID, w.chain, w.dir) }
+// session is d's session in the case, the case's people now being the
+// latest statement's (it is the one in force).
+func (w *world) session(d *DeviceKeys) *Session {
+	s := NewSession(d, w.caseID, w.chain, w.dir)
+	if l := w.chain.Latest(); l != nil {
+		s.Now = l.People
+	}
+	return s
+}
 
 // post is what the room log does: payloads in order, with the sender's
 // account as the server attributes it.

@@ -16,6 +16,14 @@ type Session struct {
 	Case  string
 	Chain *Chain
 	Dir   Directory
+	// Now is the case's people as the server describes them at the
+	// moment (mediators no statement admits yet left out): the people of
+	// the statement a mediator's device would sign next. The caller sets
+	// it before wrapping a document key: [Session.WrapDocKey] wraps only
+	// under a latest statement whose audience is the one these people
+	// make, as Prepare sends only under a statement covering the room's
+	// current epoch.
+	Now []Person
 
 	out map[string]*SenderChain
 	in  map[inKey]*ReceiverChain
@@ -72,8 +80,11 @@ func (s *Session) Prepare(room string, epoch int64) ([][]byte, error) {
 	fresh := c == nil || c.Ctx.Epoch != epoch || c.Counter() == ^uint32(0)
 	if !fresh && c.Ctx.StatementSeq != st.Seq {
 		old, ok := s.Chain.Get(c.Ctx.StatementSeq)
-		oldMembers, _ := old.Room(room)
-		fresh = !ok || !slices.Equal(oldMembers.Members, members.Members)
+		fresh = !ok
+		if ok {
+			oldMembers, _ := old.Room(room)
+			fresh = !slices.Equal(oldMembers.Members, members.Members)
+		}
 	}
 	if !fresh {
 		for d := range c.sent {

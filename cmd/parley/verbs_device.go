@@ -137,6 +137,6 @@ func deviceAdmit(ctx context.Context, args []string) error {
 	if err := x.AdmitDevice(ctx, fs.Arg(0), fs.Arg(1), fs.Arg(2)); err != nil {
 		return err
 	}
-	fmt.Printf("Admitted %s of %s in case %s: it reads what is said from now on, not before.\n", fs.Arg(2), fs.Arg(1), fs.Arg(0))
+	fmt.Printf("Admitted %s of %s in case %s: it reads what is said from now on (not earlier messages), and every document they may see, earlier ones included.\n", fs.Arg(2), fs.Arg(1), fs.Arg(0))
 	return nil
 }

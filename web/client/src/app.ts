@@ -13,10 +13,11 @@ import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
 import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { InviteResponse, ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
+import type { DocSession } from "./docs-e2ee";
 import { registerDevice, SecureCase, SecureEvent, SecurityStop, tooManyDevicesWords, tooManyTabsWords, unconfirmedWords, notAdmittedWords } from "./secure";
 import { showSecurityStop } from "./alarm";
 import { endSession, notSignedOut, signOutDialog } from "./signout";
-import { loadOrCreateDevice, markRegistered } from "./store";
+import { loadOrCreateDevice, loadWrapPins, markRegistered, saveWrapPins } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
@@ -126,6 +127,17 @@ function membersOf(audience: string): string[] {
   // force. A member the record leaves out, or shows as gone, while the statement still gives them the keys
   // is named too (docs/protocol.md, "Names and Visible to").
   return [...new Set([...recordMembersOf(audience), ...(sc?.readersInForce(audience) ?? [])])];
+}
+
+/**
+ * The verified session documents are wrapped and opened under: a document key is wrapped only when the latest
+ * verified statement is the one in force for each room of its audience (readersInForce), as a message is sent only
+ * under a statement covering its room's current epoch (review 394 M1).
+ */
+function docSession(s: SecureCase): DocSession {
+  const { me, caseID, chain, dir } = s.sess;
+  return { me, caseID, chain, dir, inForce: (room) => s.readersInForce(room) !== undefined,
+    wrapPins: { load: () => loadWrapPins(me.account), save: (w) => saveWrapPins(me.account, w) } };
 }
 
 function recordMembersOf(audience: string): string[] {
@@ -549,8 +561,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   docs = mountDocuments($("documents"), {
     caseID, keys, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, membersOf, banner, personWords, errText,
-    e2ee: async () => { await sc.syncChain(); return sc.sess; },
-    verified: () => sc.sess,
+    e2ee: async () => { await sc.syncChain(); return docSession(sc); },
+    verified: () => sc.sess ? docSession(sc) : undefined,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); },

@@ -235,7 +235,7 @@ function admittedNotice(d: DevicesContext): HTMLElement {
     void E.fingerprint(rec.account, [rec]).then((n) => { num.textContent = E.formatSafetyNumber(n); });
     box.append(h("p", { role: "status", class: "warning" },
       h("strong", {}, `A new device was admitted to your account by ${d.nameOf(by)}. `),
-      "It receives what is said in your rooms from then on. It cannot accept, approve or consent for you. Its device number: ", num,
+      "It receives what is said in your rooms from then on (not earlier messages), and every document you may see, earlier ones included. It cannot accept, approve or consent for you. Its device number: ", num,
       ". If you did not ask for this, tell the program's administration (not only the mediator) before you write anything more here."));
   }
   return box;
@@ -306,7 +306,7 @@ function admitPanel(d: DevicesContext): HTMLElement {
             working > 0 ? h("li", {}, h("strong", {}, `${name} still has ${working === 1 ? "a device" : working + " devices"} that works in this mediation: `),
               `they have not lost every device, and can add this one themselves (“Add a device”).`) : "",
             h("li", {}, `Do this only if you phoned ${name} on a number you already have and they read you the same number from their new device: `, h("strong", { class: "safety" }, num.textContent ?? "")),
-            h("li", {}, `It will receive everything said in ${name}'s rooms from now on (not before), but cannot give consent for them.`),
+            h("li", {}, `It will receive everything said in ${name}'s rooms from now on (not earlier messages), and every document ${name} may see, earlier ones included, but cannot give consent for them.`),
             h("li", {}, `${name}'s other devices will be told.`)),
           h("div", { class: "row" }, yes, no)));
         b.hidden = true;

@@ -31,7 +31,7 @@
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
-  audienceMembers, bindName, ciphertextSize, DocSession, documentID, HeaderSize, IntegrityError, newDocIDNonce, newDocKey, pickDocKey, RelabelledError, SegmentSize, StreamOpener,
+  audienceMembers, bindName, ciphertextSize, decodeDocKey, DocSession, documentID, HeaderSize, IntegrityError, newDocIDNonce, newDocKey, pickDocKey, RelabelledError, SegmentSize, StreamOpener,
   StreamSealer, TagSize, uploadLabel, wrapForAudience,
 } from "./docs-e2ee";
 import { unb64 } from "./wire";
@@ -293,7 +293,9 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSo
     if (body.size !== ciphertextSize(total)) throw new Error("The encrypted copy came out the wrong size, so nothing was sent. Try again.");
     const query: Record<string, string> = { e2ee: "1", doc: docID };
     if (nonce) query[W.DocumentNonceParam] = b64url(nonce);
-    return await send(body, query, { [W.DocumentKeyHeader]: b64url(wrap) }, label);
+    const stored = await send(body, query, { [W.DocumentKeyHeader]: b64url(wrap) }, label);
+    await sess.wrapPins.save([decodeDocKey(wrap).ctx]); // the version's newest wrap this device has seen
+    return stored;
   } catch (e) {
     throw e instanceof NoRoomError ? new Error(noRoomWords(new NoRoomError(need, e.free), "the encrypted copy it sends")) : e;
   } finally {
@@ -341,7 +343,10 @@ export async function versionKey(caseID: string, sess: DocSession, d: Document, 
   if (version && keys.version !== version) return null;
   const shown = shownLabel(d, keys.version);
   const got = await pickDocKey(sess, d.id, keys.version, shown.name, shown.mediaType, (keys.wraps ?? []).map((w) => unb64(w)));
-  return got ? { version: keys.version, key: got.key, audience: got.wrap.ctx.audience, name: got.wrap.ctx.name } : null;
+  if (!got) return null;
+  // The newest wrap of the version this device has opened, pinned (review 394 M2: a newcomer pass refuses an older one).
+  try { await sess.wrapPins.save([got.wrap.ctx]); } catch (e) { got.key.fill(0); throw e; }
+  return { version: keys.version, key: got.key, audience: got.wrap.ctx.audience, name: got.wrap.ctx.name };
 }
 
 /** A document the server shows under another name or type than its uploader's device signed, in words. */

@@ -382,12 +382,62 @@ export function audienceMembers(st: Statement, audience: string): string[] {
   return [...r.members];
 }
 
-/** What wrapping and opening need: this device and the verified chain and directory (secure.ts's session). */
-export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir: Devices }
+/**
+ * What wrapping and opening need: this device and the verified chain and directory (secure.ts's session), and
+ * inForce(room): whether the latest verified statement is the one a message sent in room now would be encrypted
+ * under (secure.ts's readersInForce(room) !== undefined): false while the server has sealed the room into an epoch no
+ * mediator's device has signed yet (someone joined or left it).
+ */
+export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir: Devices; inForce: (room: string) => boolean; wrapPins: WrapPinStore }
+
+/**
+ * The newest key wrap of a document version this device opened or made (review 394 M2): the statement it names,
+ * its time and its audience. A newcomer pass refuses a version whose newest wrap the server returns is older (the
+ * server may serve a wrap from before a narrowing, with the wider audience it had then).
+ */
+export interface WrapPin { statement: number; created: number; audience: string }
+
+/** Where a device keeps its wrap pins (store.ts: IndexedDB, beside the other pins). */
+export interface WrapPinStore {
+  load(): Promise<Record<string, WrapPin>>;
+  /** Pins each wrap as its version's newest unless a newer one is pinned. */
+  save(wraps: DocKeyContext[]): Promise<void>;
+}
+
+/** The key a version's wrap pin is kept under. */
+export const wrapPinKey = (c: { case: string; doc: string; version: number }) => `${c.case}/${c.doc}/${c.version}`;
+
+/** Whether the pinned wrap p is older than the wrap c: by the statement it names, then by its time (Go: wrapPin.before). */
+export function pinBefore(p: WrapPin, c: DocKeyContext): boolean {
+  return p.statement < c.statementSeq || (p.statement === c.statementSeq && p.created < c.created);
+}
+
+/** pins with each of wraps pinned as its version's newest unless a newer one is pinned (a new object; pins unchanged). */
+export function mergeWrapPins(pins: Record<string, WrapPin>, wraps: DocKeyContext[]): Record<string, WrapPin> {
+  const out = { ...pins };
+  for (const c of wraps) {
+    const k = wrapPinKey(c), p = out[k];
+    if (!p || pinBefore(p, c)) out[k] = { statement: c.statementSeq, created: c.created, audience: c.audience };
+  }
+  return out;
+}
+
+/** Whether c, the newest wrap the server returns for its version, is older than the one pinned (or as new, for another audience). */
+export function rolledBack(pins: Record<string, WrapPin>, c: DocKeyContext): boolean {
+  const p = pins[wrapPinKey(c)];
+  if (!p || pinBefore(p, c)) return false;
+  return !(p.statement === c.statementSeq && p.created === c.created && p.audience === c.audience);
+}
+
+/** The rooms whose membership makes an audience: a room audience's own; for named accounts, the joint room and the mediators' room. */
+export function audienceRooms(audience: string): string[] {
+  return audience.startsWith("user:") ? ["joint", "mediators"] : [audience];
+}
 
 /**
  * Wraps a version's content key for audience after checking the latest
- * verified membership statement (Go: Session.WrapDocKey): this device's
+ * verified membership statement (Go: Session.WrapDocKey): it is the one in
+ * force for the audience's rooms (s.inForce); this device's
  * account is in the audience, and the key goes to the active devices of its
  * members (only those listed in `only`, when given). name is the version's
  * name binding: bindName(name, mediaType) for a new version; for a re-wrap,
@@ -397,6 +447,10 @@ export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir:
 export async function wrapForAudience(s: DocSession, doc: string, version: number, audience: string, name: Uint8Array | null, key: Uint8Array, only: string[] | null = null, now = Date.now()): Promise<Uint8Array> {
   const st = s.chain.latest();
   if (!st) throw new E2EEError("no signed membership", "the case has no membership statement yet");
+  // As a message waits for a statement covering its room's current epoch (Go: Session.InForce): someone who left
+  // the audience since the latest statement (a recused co-mediator) must get no copy.
+  const stale = audienceRooms(audience).filter((r) => !s.inForce(r));
+  if (stale.length) throw new E2EEError("no signed membership", `no signed membership for ${stale.join(", ")}'s current epoch yet`);
   const members = audienceMembers(st, audience);
   if (!members.includes(s.me.account)) throw new E2EEError("not a member", `you are not in ${audience} in the signed membership`);
   if (!s.dir.device(s.me.account, s.me.id, -1)) throw new E2EEError("unknown device", "this device is not in the key directory (or revoked)");

@@ -9,7 +9,10 @@
 //     name and type the server shows (a relabelled document gets nothing);
 //   - the audience is the one the signed wrap names, and must be the one
 //     the server reports (a server that reports a caucus document as joint
-//     gets no wrap for the other side's devices);
+//     gets no wrap for the other side's devices); that wrap must be no
+//     older than the newest of the version this device opened or made
+//     (pinned in IndexedDB: a server serving the wrap from before a
+//     narrowing again, with the wider audience it names, gets nothing);
 //   - this device's account is in that audience in the latest verified
 //     statement, and the new copies go only to the active devices of the
 //     audience's members as that statement and the directory list them;
@@ -18,7 +21,7 @@
 // only a device that holds one wraps it, and only for the signed audience.
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
-import { audienceMembers, decodeDocKey, DocSession, pickDocKey, RelabelledError, wrapForAudience } from "./docs-e2ee";
+import { audienceMembers, decodeDocKey, DocSession, pickDocKey, RelabelledError, rolledBack, wrapForAudience, type DocKeyContext } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import * as W from "./wire_gen";
 
@@ -54,6 +57,8 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
   if (!st) return out;
   const signed = st;
   const given = new Set<string>();
+  // The newest wrap of each version this device opened or made (review 394 M2).
+  const pins = await sess.wrapPins.load();
   for (const item of list) {
     if (!item.canDownload || !item.e2ee) continue;
     const docPath = `${casePath(caseID)}/documents/${encodeURIComponent(item.id)}`;
@@ -73,6 +78,7 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
   async function giveOne(docPath: string): Promise<void> {
     const d = await getJSON<Document>(docPath);
     const wraps: W.VersionWrap[] = [];
+    const made: DocKeyContext[] = [];
     const gaining = new Set<string>();
     const gainers = new Set<string>();
     try {
@@ -84,6 +90,10 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
         const got = await pickDocKey(sess, d.id, v.version, v.name ?? "", v.mediaType ?? "", raw);
         if (!got) continue; // this device holds no key of it to give
         try {
+          // A wrap older than the newest this device saw of the version (one from before a narrowing, served again
+          // with the wider audience it names) is refused: the audience is the one the newest signed wrap names.
+          if (rolledBack(pins, got.wrap.ctx)) throw new Error("audience");
+          await sess.wrapPins.save([got.wrap.ctx]);
           const aud = got.wrap.ctx.audience;
           if (aud !== d.audience) throw new Error("audience");
           let members: string[];
@@ -97,6 +107,7 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
           if (missing.length === 0) continue;
           const wrap = await wrapForAudience(sess, d.id, v.version, aud, got.wrap.ctx.name, got.key, missing.map((x) => x.id));
           wraps.push({ version: v.version, wrap: b64std(wrap) });
+          made.push(decodeDocKey(wrap).ctx);
           for (const x of missing) { gaining.add(x.id); gainers.add(x.account); }
         } finally {
           got.key.fill(0);
@@ -112,6 +123,7 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
       body: JSON.stringify({ wraps } satisfies W.DocumentKeysRequest),
     });
     if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+    await sess.wrapPins.save(made);
     out.documents++;
     out.names.push(d.name ?? "a document");
     for (const id of gaining) given.add(id);

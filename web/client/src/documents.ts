@@ -17,7 +17,8 @@ import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
 import type { DeviceKeys } from "./e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
-import { RelabelledError } from "./docs-e2ee";
+import { decodeDocKey, RelabelledError } from "./docs-e2ee";
+import { unb64 } from "./wire";
 import { definedRoom } from "./e2ee";
 import { downloadPlain } from "./docs-e2ee-ui";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
@@ -462,8 +463,12 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           try {
             // An end-to-end encrypted document is shared by this device: it
             // wraps the keys it holds for the new audience (the server cannot).
-            const wraps = d.e2ee && ctx.e2ee ? await wrapsForShare(ctx.caseID, await ctx.e2ee(), d, sel.value) : undefined;
+            const sess = d.e2ee && ctx.e2ee ? await ctx.e2ee() : undefined;
+            const wraps = sess ? await wrapsForShare(ctx.caseID, sess, d, sel.value) : undefined;
             await api.share(ctx.caseID, d.id, sel.value, false, wraps);
+            // The new wraps are their versions' newest this device has seen: after a narrowing, the older, wider
+            // ones are refused for newcomer passes whatever the server serves again (review 394 M2).
+            if (sess && wraps) await sess.wrapPins.save(wraps.map((w) => decodeDocKey(unb64(w.wrap)).ctx));
             out.replaceChildren();
             await refresh(true);
           } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && e.constructor === Error ? e.message : ctx.errText(e))); }

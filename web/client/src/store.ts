@@ -11,6 +11,7 @@
 import * as E from "./e2ee";
 import * as P from "./primitives";
 import { buf } from "./primitives";
+import { mergeWrapPins, type DocKeyContext, type WrapPin } from "./docs-e2ee";
 
 const DB = "parley", STORE = "devices", PINS = "pins";
 
@@ -224,6 +225,36 @@ interface StoredShared { wrapKey: CryptoKey; iv: Uint8Array; sealed: Uint8Array 
 interface SharedJSON { case: string; room: string; epoch: number; seq: number; account: string; device: string; chain: string; iteration: number; ck: string }
 
 const sharedKey = (account: string) => "shared:" + account;
+const wrapPinsKey = (account: string) => "docwraps:" + account;
+
+/** The document key wrap pins of account's device (docs-e2ee.ts WrapPin; review 394 M2), by version. */
+export async function loadWrapPins(account: string): Promise<Record<string, WrapPin>> {
+  const v = await op<unknown>(PINS, "readonly", (st) => st.get(wrapPinsKey(account)));
+  const ok = (p: unknown): p is WrapPin => typeof p === "object" && p !== null && Number.isSafeInteger((p as WrapPin).statement) &&
+    Number.isSafeInteger((p as WrapPin).created) && typeof (p as WrapPin).audience === "string";
+  if (v === undefined) return {};
+  if (typeof v !== "object" || v === null || !Object.values(v).every(ok)) throw new Error(stalePageWords);
+  return v as Record<string, WrapPin>;
+}
+
+/** Pins each wrap as its version's newest unless a newer one is pinned, merged with the saved pins in one transaction (another tab's stay). */
+export async function saveWrapPins(account: string, wraps: DocKeyContext[]): Promise<void> {
+  if (wraps.length === 0) return;
+  const db = await open();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction(PINS, "readwrite");
+      const s = tx.objectStore(PINS);
+      const req = s.get(wrapPinsKey(account));
+      req.onsuccess = () => { s.put(mergeWrapPins((req.result ?? {}) as Record<string, WrapPin>, wraps), wrapPinsKey(account)); };
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
 const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const fromHex = (s: string) => new Uint8Array((s.match(/../g) ?? []).map((x) => parseInt(x, 16)));
 
@@ -263,6 +294,7 @@ export async function forgetAccount(account: string): Promise<boolean> {
       tx.objectStore(STORE).delete(account);
       tx.objectStore(PINS).delete(account);
       tx.objectStore(PINS).delete(sharedKey(account));
+      tx.objectStore(PINS).delete(wrapPinsKey(account));
       const n1 = tx.objectStore(STORE).count(), n2 = tx.objectStore(PINS).count();
       tx.oncomplete = () => resolve(n1.result + n2.result);
       tx.onerror = () => reject(tx.error);

@@ -129,7 +129,9 @@ await dir.computeTrust();
 const chain = new E.Chain(s.case);
 await chain.extend(await E.decodeStatement(unhex(v.first)), dir);
 await chain.extend(await E.decodeStatement(unhex(v.statement)), dir);
-const sess = (name) => ({ me: devs[name], caseID: s.case, chain, dir });
+// inForce: the rooms whose signed membership is not the one in force (the server sealed them into an epoch no
+// mediator has signed yet); none by default.
+const sess = (name, stale = []) => ({ me: devs[name], caseID: s.case, chain, dir, inForce: (room) => !stale.includes(room) });
 
 const w = v.wrap;
 const wrap = D.decodeDocKey(unhex(w.payload));
@@ -206,6 +208,32 @@ for (const n of v.relabelled) {
 let outsider = null;
 try { await D.wrapForAudience(sess("b"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key); } catch (e) { outsider = e; }
 ok(outsider && /not a member/.test(outsider.message), "side B's device may not wrap for caucus:A");
+
+// Review 394 M1: no wrap while the latest statement is not the one in force for a room of the audience (someone
+// left or joined it, unsigned yet: a recused co-mediator gets no copy); other audiences are wrapped as before.
+for (const [name, audience, stale] of [["a1", "caucus:A", ["caucus:A"]], ["med", "joint", ["joint"]], ["med", "user:u_partyb", ["mediators"]], ["med", "user:u_partyb", ["joint"]]]) {
+  let e = null;
+  try { await D.wrapForAudience(sess(name, stale), s.doc, 1, audience, D.bindName(w.name, w.mediaType), key); } catch (x) { e = x; }
+  ok(e && /no signed membership/.test(e.message), `${name} wraps nothing for ${audience} while ${stale} waits for a signed statement (got ${e && e.message})`);
+}
+ok(D.decodeDocKey(await D.wrapForAudience(sess("a1", ["caucus:B", "joint"]), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key)).ctx.audience === "caucus:A",
+  "caucus:A is wrapped while only other rooms wait for a signed statement");
+
+// Review 394 M2: the newest wrap of a version a device opened or made is pinned; a newcomer pass refuses an older one
+// the server serves again (the joint wrap from before a narrowing), whatever audience the server reports.
+{
+  const at = (statementSeq, created, audience) => ({ case: s.case, doc: s.doc, version: 1, audience, statementSeq, account: "u_med", device: "d", created, name: null });
+  const joint = at(2, 1000, "joint"), narrowed = at(2, 2000, "caucus:A");
+  let pins = D.mergeWrapPins({}, [joint]);
+  ok(!D.rolledBack(pins, joint), "the wrap pinned is not rolled back");
+  pins = D.mergeWrapPins(pins, [narrowed]);
+  ok(D.mergeWrapPins(pins, [joint])[D.wrapPinKey(joint)].audience === "caucus:A", "an older wrap does not move the pin back");
+  ok(D.rolledBack(pins, joint), "the joint wrap from before the narrowing, served again: rolled back");
+  ok(D.rolledBack(pins, at(2, 2000, "joint")), "a wrap as new as the pinned one naming another audience: rolled back");
+  ok(D.rolledBack(pins, at(1, 5000, "joint")), "a wrap under an earlier statement: rolled back");
+  ok(!D.rolledBack(pins, narrowed) && !D.rolledBack(pins, at(2, 3000, "joint")) && !D.rolledBack(pins, at(3, 10, "joint")), "the pinned wrap and newer ones pass");
+  ok(!D.rolledBack(pins, { ...joint, version: 2 }) && !D.rolledBack(pins, { ...joint, doc: "d_other" }), "pins are per document and version");
+}
 
 // A wrap made here (by the X25519 device a2): the vector's recipients, and every one opens it.
 const mine = await D.wrapForAudience(sess("a2"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key, null, 1767225600000);

@@ -340,7 +340,7 @@ try {
   med.off("dialog", onAdmitDialog);
   const admitWords = flat(await admitAsk.innerText());
   check(!admitDialog && admitWords.includes("Admit this new device of Lars Lindqvist?") && /read you the same number from their new device: \d{5}( \d{5}){5}/.test(admitWords) &&
-    admitWords.includes("from now on (not before)") && admitWords.includes("Lars Lindqvist's other devices will be told"),
+    admitWords.includes("from now on (not earlier messages), and every document Lars Lindqvist may see, earlier ones included") && admitWords.includes("Lars Lindqvist's other devices will be told"),
     "admitting a device asks in the page, naming the number to compare and what the device will read: " + (admitDialog || admitWords));
   await axeCheck(med, "mediator, confirming a device's admission");
   if (await med.evaluate(() => document.activeElement?.id) !== "admit-cancel") await med.focus("#admit-cancel");
