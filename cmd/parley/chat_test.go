@@ -297,7 +297,7 @@ func TestChatAdmitCoMediator(t *testing.T) {
 		t.Fatalf("case invite by the co-mediator nobody admitted: %d %q", code2, said)
 	}
 	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "not admitted") || !strings.Contains(out, co.id) ||
-		!strings.Contains(out, "safety number with them:") || !strings.Contains(out, "by phone; if it matches, admit them") {
+		!strings.Contains(out, "safety number with them:") || !strings.Contains(out, "by phone; if theirs is the same, admit them by typing it") {
 		t.Fatalf("chat admit (list): %d %s", code, out)
 	}
 	// Admitting takes the safety number typed back: none, a wrong one, or
@@ -455,11 +455,15 @@ func admitNumber(t *testing.T, med cliUser, caseID, who string) string {
 	if code != 0 {
 		t.Fatalf("chat admit (list): %d %s", code, out)
 	}
-	mark := "parley chat admit " + caseID + " " + who + " --safety-number '"
-	i := strings.Index(out, mark)
-	if i < 0 {
-		t.Fatalf("chat admit (list) shows no number for %s: %s", who, out)
+	// The number is on the line before the command that names them.
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if i > 0 && strings.Contains(l, "parley chat admit "+caseID+" "+who+" --safety-number 'NUMBER'") {
+			if n, ok := strings.CutPrefix(strings.TrimSpace(lines[i-1]), "safety number with them: "); ok {
+				return n
+			}
+		}
 	}
-	rest := out[i+len(mark):]
-	return rest[:strings.IndexByte(rest, '\'')]
+	t.Fatalf("chat admit (list) shows no number for %s: %s", who, out)
+	return ""
 }

@@ -450,8 +450,10 @@ func chatAdmit(ctx context.Context, args []string) error {
 			// The name is the server's word: the safety number is what can
 			// be compared out of band.
 			if n, err := x.SafetyNumber(ctx, caseID, m.AccountID); err == nil {
-				fmt.Printf("  safety number with them: %s\n  check this number with %s by phone; if it matches, admit them: parley chat admit %s %s --safety-number '%s'\n",
-					e2ee.FormatSafetyNumber(n), m.Name, caseID, m.AccountID, e2ee.FormatSafetyNumber(n))
+				// The command names no digits: typing them back from the
+				// call is the check (review 404), not pasting them.
+				fmt.Printf("  safety number with them: %s\n  read this number with %s by phone; if theirs is the same, admit them by typing it: parley chat admit %s %s --safety-number 'NUMBER'\n",
+					e2ee.FormatSafetyNumber(n), m.Name, caseID, m.AccountID)
 			} else {
 				fmt.Printf("  no safety number with them yet (%v): ask %s to open the case on their phone or computer, then run parley chat admit %s again\n", err, m.Name, caseID)
 			}
