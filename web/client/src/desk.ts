@@ -166,7 +166,9 @@ async function caseList(): Promise<void> {
     if (r?.unacknowledgedCount) items.push(`${plural(r.unacknowledgedCount, "person")} yet to acknowledge a disclosure` + (r.unacknowledged?.length ? ` (${r.unacknowledged.join(", ")})` : ""));
     if (r?.overdueFollowUps?.length) items.push(r.overdueFollowUps.map((d) => `${d}-day check-in overdue`).join(", "));
     if (r?.stalled) items.push("longer than usual in this stage");
-    if (l.stage === "closure" && !l.outcome) items.push("outcome not recorded yet");
+    // A mediator not admitted yet reads the case's roster only: no outcome, recorded or not, so none is claimed missing.
+    if (l.waiting) items.push("waiting for a mediator already in this case to admit you");
+    else if (l.stage === "closure" && !l.outcome) items.push("outcome not recorded yet");
     return h("tr", { "data-case": l.id },
       h("td", {}, h("button", { type: "button", class: "link", onclick: () => { go("desk=" + l.id); void caseDesk(l.id); } }, l.title ?? `${l.type} case`),
         h("span", { class: "note" }, ` · ${l.type}`)),

@@ -513,6 +513,7 @@ export interface Summary {
 export interface Listed extends Summary {
   title?: string;
   relation: string;
+  waiting?: boolean;
 }
 
 /**
