@@ -154,6 +154,32 @@ await run(async () => {
   check(pend3.includes("Withdrawn: the invitation for Lee Typo no longer works.") && !pend3.includes("Lee Typo (observer)") && pend3.includes("Jordan Blake"),
     "after withdrawing, the list drops the invitation and says so: " + pend3);
   await ask("withdrawn", linkTypo);
+  // An invitation whose answer is lost after the server made it (UX review 379 M10): made again blindly it would be a
+  // second live link. Who is invited is read again first: it was made, its link (in the lost answer) is not shown,
+  // and the desk says what to do about that. Its withdrawal, answer lost too, is read again and said done.
+  const lostAnswer = (pattern, method) => med.route(pattern, async (r) => {
+    if (r.request().method() !== method) return r.continue();
+    await r.fetch();
+    await r.fulfill({ status: 502, contentType: "text/plain", body: "Bad Gateway" });
+  }, { times: 1 });
+  await lostAnswer("**/api/v1/cases/*/invites", "POST");
+  await med.fill("#desk-invite-name", "Kim Lost");
+  await med.selectOption("#desk-invite-role", "observer");
+  await med.click("#desk-invite button[type=submit]");
+  await med.waitForSelector("#desk-invite-refused:has-text('was made')");
+  const made = flat(await med.innerText("#desk-invite-refused"));
+  check(made === "The invitation for Kim Lost was made: the answer was lost on the way, but the list of who is invited, read again, has it. " +
+    "Its link was in that answer and is not shown here: withdraw it under “Invited, not joined yet”, then invite Kim Lost again to get a link to give them.",
+  "an invitation whose answer was lost is read again and said made, with what to do about its link: " + made);
+  check(flat(await med.innerText("#desk-pending")).includes("Kim Lost (observer)") && await med.locator("#desk-invite-make:disabled").count() === 0,
+    "it is listed under “Invited, not joined yet”, and inviting is offered again");
+  await lostAnswer("**/api/v1/cases/*/invites/*", "DELETE");
+  await med.click(`#desk-pending li:has-text("Kim Lost") button.withdraw-invite`);
+  await med.click(`#desk-pending li:has-text("Kim Lost") .withdraw-confirm`);
+  await med.waitForSelector("#desk-pending-said:has-text('Withdrawn')");
+  const pend4 = flat(await med.innerText("#desk-pending"));
+  check(pend4.includes("Withdrawn: the invitation for Kim Lost no longer works (the answer was lost on the way, but the list of who is invited, read again, no longer has it).") &&
+    !pend4.includes("Kim Lost (observer)"), "a withdrawal whose answer was lost is read again and said done: " + pend4);
 
   await med.fill("#desk-objective-text", "Agree what happens to the deposit");
   await med.click("#desk-objective-form button[type=submit]");
