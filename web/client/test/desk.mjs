@@ -325,6 +325,15 @@ await run(async () => {
   await med.locator("#desk-outcome-box").scrollIntoViewIfNeeded();
   await med.screenshot({ path: shots + "/desk-outcome-confirm-phone.png", fullPage: false });
   await med.setViewportSize({ width: 1280, height: 900 });
+  // The connection drops before the server has the outcome: the case is read again before it is offered again, and,
+  // with no outcome in it, the desk says it was not recorded and offers it again with the form as filled in.
+  await med.route("**/api/v1/cases/*/outcome", (r) => r.abort("connectionreset"), { times: 1 });
+  await med.click("#desk-outcome-confirm");
+  await med.waitForSelector("#desk-outcome-form p.error:has-text('Not recorded')");
+  const unrecorded = flat(await med.innerText("#desk-outcome-form p.error"));
+  check(unrecorded === "Not recorded: the answer was lost on the way, and the case read again has no outcome. You can record it again." &&
+    !(await serverCase(med, caseID)).outcome && await med.inputValue("#desk-outcome-hours") === "3.5", "an outcome whose connection dropped, read again, is said not recorded: " + unrecorded);
+  await med.locator("#desk-outcome-ask:enabled").click();
   await med.click("#desk-outcome-confirm");
   await med.waitForSelector("#desk-surveys");
   const surveys = await med.$$eval(".survey-links input", (xs) => xs.map((x) => x.value));
