@@ -194,10 +194,11 @@ async function caseList(): Promise<void> {
       h("caption", {}, "Your cases, open ones first"),
       h("thead", {}, h("tr", {}, ...["Case", "Stage", "Next session", "Open items", "Rooms"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...rows))) : h("p", { class: "note" }, "You have no cases yet. Open one below."),
-    newCaseForm());
+    newCaseForm(new Set(list.map((l) => l.id))));
 }
 
-function newCaseForm(): HTMLElement {
+/** The form that opens a case; known: the cases listed above it (a case opened whose answer was lost is looked for among the others). */
+function newCaseForm(known: ReadonlySet<string>): HTMLElement {
   const title = h("input", { id: "new-title", type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const type = h("input", { id: "new-type", type: "text", required: true, maxlength: "64", list: "case-types", autocomplete: "off" }) as HTMLInputElement;
   const referral = h("input", { id: "new-referral", type: "text", maxlength: "64", list: "referral-sources", autocomplete: "off" }) as HTMLInputElement;
@@ -219,11 +220,27 @@ function newCaseForm(): HTMLElement {
       e.preventDefault();
       err.textContent = "";
       const labels = [...sides.querySelectorAll("input")].map((i) => (i as HTMLInputElement).value.trim()).filter((v) => v);
+      const asked = title.value;
       try {
-        const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
+        const c = await deskAPI.create({ title: asked, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
         go("desk=" + c.id);
         await caseDesk(c.id, "The case is open. Invite the people taking part next.");
-      } catch (x) { err.textContent = writeFailed(x, "Not opened", "the new case", "go back to your list of cases"); }
+      } catch (x) {
+        if (!outcomeUnknown(x)) { err.textContent = writeFailed(x, "Not opened", "the new case", "go back to your list of cases"); return; }
+        // Opened again blindly it would be there twice: the list of cases is read again first.
+        err.textContent = "We can't tell yet whether the new case was opened: reading your list of cases again to see…";
+        const mine = (ls: W.Listed[]) => ls.find((l) => l.relation === "mediator" && !known.has(l.id) && sameText(l.title ?? "", asked));
+        const r = await reread("", asked, () => deskAPI.cases(), (ls) => !!mine(ls));
+        const opened = r && mine(r.got);
+        if (opened && shown === "") {
+          go("desk=" + opened.id);
+          await caseDesk(opened.id, "The case is open: the answer was lost on the way, but your list of cases, read again, has it. Invite the people taking part next.");
+          return;
+        }
+        err.textContent = !r ? unknownWords("the new case", "go back to your list of cases")
+          : opened ? "The case is open: the answer was lost on the way, but your list of cases, read again, has it."
+          : "Not opened: the answer was lost on the way, and your list of cases, read again, does not have it. You can open it again.";
+      }
     },
   },
   h("h2", { id: "new-case-title" }, "Open a new case"),
