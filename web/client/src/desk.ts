@@ -1278,16 +1278,35 @@ function stepOffSection(): HTMLElement {
         type: "button", class: "danger", id: "desk-stepoff-confirm", "data-write": "", disabled: !!saving,
         onclick: async () => {
           if (saving) return;
-          try {
-            const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
+          // Stepped off (lost: its answer was lost, and the case read again no longer opens to this mediator).
+          const off = (onScreen: boolean, lost = false) => {
             dropNotes(id); // pointers to a case that no longer opens
-            if (!onScreen) { note(id, title, `You stepped off “${title}”.`, "done", `You stepped off “${title}”.`, false); return; }
+            const said = lost ? `You are no longer a mediator on “${title}”: the answer was lost on the way, but the case, read again, no longer opens for you.` : `You stepped off “${title}”.`;
+            if (!onScreen) { note(id, title, said, "done", said, false); return; }
             showCase(""); // nothing answered later is drawn over this
             main.replaceChildren(h("h1", { id: "desk-title" }, "You stepped off the case"),
+              lost ? h("p", { class: "note", id: "desk-stepoff-lost" }, "The answer was lost on the way, but the case, read again, no longer opens for you.") : "",
               h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
                 (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),
               backButton());
-          } catch (x) { failed(err, id, title, writeFailed(x, "Not stepped off", "your stepping off")); }
+          };
+          try {
+            const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
+            off(onScreen);
+          } catch (x) {
+            if (!outcomeUnknown(x)) { failed(err, id, title, writeFailed(x, "Not stepped off", "your stepping off")); return; }
+            checkingSaid(err, id, "your stepping off");
+            // Stepped off, the case no longer opens to them: a plain refusal (403 forbidden) of the case they
+            // were a mediator of a moment ago says so. Still a mediator on it, they did not step off.
+            const r = await reread(id, title, async () => {
+              try { return (await deskAPI.get(id)).mediators.some((m) => m.accountId === me.id && !!m.recused); } catch (e) {
+                if (e instanceof APIError && e.status === 403 && e.problem.type === ProblemTypeBase + ("forbidden" satisfies W.ProblemType)) return true;
+                throw e;
+              }
+            }, (gone) => gone);
+            if (r?.saved) { off(shown === id, true); return; }
+            failed(err, id, title, r ? "Not stepped off: the answer was lost on the way, and the case read again still has you as a mediator. You can step off again." : unknownWords("your stepping off"));
+          }
         },
       }, "Step off this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },

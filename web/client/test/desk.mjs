@@ -429,8 +429,18 @@ await run(async () => {
   const off = flat(await med.innerText("#desk-stepoff-box"));
   check(off.includes("cannot be added back") && off.includes("only mediator") && off.includes("links back in that you made"), "the step-off confirmation names the consequences: " + off);
   await med.locator("#desk-stepoff").screenshot({ path: shots + "/desk-stepoff.png" });
+  // The step off is saved but its answer is lost on the way: the case, read again, no longer opens to the mediator,
+  // so the desk says they stepped off rather than offering it again.
+  let lostOff = 0;
+  await med.route("**/api/v1/cases/*/recusals", async (r) => {
+    await r.fetch();
+    lostOff++;
+    await r.fulfill({ status: 502, contentType: "text/plain", body: "Bad Gateway" });
+  }, { times: 1 });
   await med.click("#desk-stepoff-confirm");
   await med.waitForSelector("h1:has-text('You stepped off the case')");
+  check(lostOff === 1 && (await med.innerText("#desk-stepoff-lost")).includes("the case, read again, no longer opens for you"),
+    "a step off whose answer was lost is read again and said done");
   await ask("final");
 }, async () => {
   for (const [name, p] of pages) log(`${name} shows: ` + flat(await p.innerText("#main", { timeout: 2000 }).catch(() => "(nothing)")).slice(0, 3000));
