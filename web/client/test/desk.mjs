@@ -193,9 +193,20 @@ await run(async () => {
   check(pend4.includes("Withdrawn: the invitation for Kim Lost no longer works (the answer was lost on the way, but the list of who is invited, read again, no longer has it).") &&
     !pend4.includes("Kim Lost (observer)"), "a withdrawal whose answer was lost is read again and said done: " + pend4);
 
+  // The objective is saved, its answer lost on the way: the case is read again and shows it added, once.
+  let lostObjective = 0;
+  await med.route("**/api/v1/cases/*/objectives", async (r) => {
+    await r.fetch();
+    lostObjective++;
+    await r.fulfill({ status: 503, contentType: "text/plain", body: "Service Unavailable" });
+  }, { times: 1 });
   await med.fill("#desk-objective-text", "Agree what happens to the deposit");
   await med.click("#desk-objective-form button[type=submit]");
   await med.waitForSelector("#desk-objective li:has-text('Agree what happens to the deposit')");
+  const objSaid = flat(await med.innerText("#desk-objectives .done"));
+  check(lostObjective === 1 && objSaid === "Added: the answer was lost on the way, but the case read again has the objective, so it was saved." &&
+    await med.locator("#desk-objective li:has-text('Agree what happens to the deposit')").count() === 1 && await med.inputValue("#desk-objective-text") === "",
+  "an objective whose answer was lost is read again and shown added, once: " + objSaid);
   await med.selectOption("#desk-objective-kind", "success-criterion");
   await med.fill("#desk-objective-text", "Both sides sign a written settlement");
   await med.click("#desk-objective-form button[type=submit]");
