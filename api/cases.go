@@ -226,6 +226,11 @@ type Listed struct {
 	// Relation is the actor's relation to the case: mediator, party,
 	// counsel, observer, or records.
 	Relation string `json:"relation"`
+	// Waiting: the actor is a mediator of the case whom no mediator
+	// already in it has admitted yet; the row is the case's roster view
+	// (cases.Case.RosterView), so its Outcome is left out whether or not
+	// one is recorded.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 func (Listed) wire() {}

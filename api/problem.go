@@ -114,6 +114,12 @@ const (
 	// An administrator tried to approve the password reset they requested
 	// themselves (403): a different administrator approves it.
 	ProblemSecondAdminRequired ProblemType = "second-admin-required"
+	// An administrator who proposed or approved a program assignment of
+	// the account's holder to a case (or whose account one person could
+	// hold together with such an administrator's) tried to approve a reset
+	// of that account's password (403): another administrator, who took no
+	// part in that assignment, approves it.
+	ProblemResetApproverAssigned ProblemType = "reset-approver-assigned"
 	// An approval or refusal of a password reset when none is waiting (409):
 	// someone approved, declined or withdrew it meanwhile; reload to see
 	// the account as it is.

@@ -107,7 +107,7 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 	expires := s.now().Add(SurveyTTL)
 	c, err := s.mutateConfirmed(ctx, actor, id, policy.CaseUpdate, "record this case's outcome", func(c *Case, ev *audit.Event) error {
 		if c.Stage != StageClosure {
-			return fmt.Errorf("record the outcome at closure (the case is in %s): %w", c.Stage, fault.ErrConflict)
+			return fmt.Errorf("the outcome is recorded once the case is closed; it is at the stage “%s”: %w", c.Stage.Title(), fault.ErrConflict)
 		}
 		if c.Outcome != nil {
 			return fmt.Errorf("outcome already recorded: %w", fault.ErrConflict)

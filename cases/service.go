@@ -443,7 +443,8 @@ type Listed = api.Listed
 //
 // A mediator no seated mediator has confirmed (Admission, asked only of a
 // case with more than one mediator not recused, the actor among them:
-// rosterOnly) has the row of the roster view: no outcome. If the key
+// rosterOnly) has the row of the roster view, marked Waiting: no outcome,
+// whether or not one is recorded. If the key
 // directory cannot say, the list fails, as the caseload does.
 //
 // A participant whose account records its case (account.Account.CaseID:
@@ -465,7 +466,7 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 				return nil, err
 			}
 			if waiting {
-				return &Listed{Summary: c.RosterView().Summary(), Title: c.Title, Relation: relation(c, actor.ID)}, nil
+				return &Listed{Summary: c.RosterView().Summary(), Title: c.Title, Relation: relation(c, actor.ID), Waiting: true}, nil
 			}
 			return &Listed{Summary: c.SummaryFor(actor.ID), Title: c.Title, Relation: relation(c, actor.ID)}, nil
 		case s.policy.Decide(p, policy.CaseReadSummary, c.Facts()).Allowed:

@@ -42,7 +42,7 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 		case c.Stage == StageClosure:
 			return ErrClosed
 		case to == from:
-			return fmt.Errorf("stage: already %s: %w", to, fault.ErrConflict)
+			return fmt.Errorf("the case is already at the stage “%s”: %w", to.Title(), fault.ErrConflict)
 		case to == StageClosure:
 		case to.Index() == from.Index()+1:
 			if to == StageOpening {
@@ -55,7 +55,7 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 				return fault.Invalid("note", "required when returning to an earlier stage")
 			}
 		default:
-			return fault.Invalid("stage", fmt.Sprintf("from %s the next stage is %s", from, Stages[from.Index()+1]))
+			return fault.Invalid("stage", fmt.Sprintf("a case moves forward one stage at a time: after “%s” comes “%s”", from.Title(), Stages[from.Index()+1].Title()))
 		}
 		now := s.now().UTC()
 		c.Stage = to

@@ -19,6 +19,11 @@ const (
 	AccountResetDecline Action = "account.reset_password.decline"
 )
 
+// RuleAssignerCannotApproveReset is the @id of the forbid that refuses an
+// approval of a reset by one who assigned the account's holder to a case
+// (passwordreset.cedar): a refusal by it is worded as such.
+const RuleAssignerCannotApproveReset = "assigner-cannot-approve-reset-of-assignee"
+
 // PasswordResetActions lists the password-reset actions, for tables and
 // tests.
 func PasswordResetActions() []Action {

@@ -188,8 +188,15 @@ func TestAssignerCannotApproveResetAfterActivation(t *testing.T) {
 		c    *client.Client
 	}{{"the proposer", a, adminA}, {"the approver", b, adminB}} {
 		from := k.n.Audit.Size()
-		if res, err := who.c.ApproveReset(ctx, nominee.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+		res, err := who.c.ApproveReset(ctx, nominee.ID)
+		if err == nil || apiErr(t, err).Status != http.StatusForbidden {
 			t.Fatalf("%s approved a reset of the mediator they assigned (password given: %v): %v", who.name, res.TemporaryPassword != "", err)
+		}
+		// The refusal says why and who may approve instead (UX review 379:
+		// it was the generic "forbidden").
+		if p := apiErr(t, err).Problem; p.Type != api.ProblemTypeBase+string(api.ProblemResetApproverAssigned) ||
+			!strings.Contains(p.Detail, "you proposed or approved assigning this person to a case") || !strings.Contains(p.Detail, "Ask another administrator, who took no part in that assignment, to approve it") {
+			t.Errorf("the refusal of %s is %q: %q, not in words saying why", who.name, p.Type, p.Detail)
 		}
 		audited := false
 		for i := from; i < k.n.Audit.Size() && !audited; i++ {

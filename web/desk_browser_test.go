@@ -234,7 +234,7 @@ func TestBrowserDesk(t *testing.T) {
 	}
 	for _, name := range []string{"desk-new-case.png", "desk-invite.png", "desk-case.png", "desk-stage-refused.png", "desk-close-confirm.png",
 		"desk-surveys.png", "desk-stepoff.png", "desk-list.png", "desk-list-open.png", "desk-case-phone.png", "desk-invite-phone.png", "desk-stage-phone.png",
-		"desk-disclosure-confirm.png", "desk-disclosure-confirm-phone.png", "desk-outcome-empty.png", "desk-outcome-confirm.png", "desk-outcome-confirm-phone.png"} {
+		"desk-disclosure-confirm.png", "desk-disclosure-confirm-phone.png", "desk-disclosure-reread.png", "desk-disclosure-reread-phone.png", "desk-outcome-empty.png", "desk-outcome-confirm.png", "desk-outcome-confirm-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

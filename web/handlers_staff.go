@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -55,6 +56,9 @@ func staffProblem(err error) (problem, bool) {
 	case errors.Is(err, errSecondAdminRequired):
 		return problem{Type: api.ProblemSecondAdminRequired, Title: "A second administrator must approve", Status: http.StatusForbidden,
 			Detail: "You requested this password reset, so a different administrator must approve it."}, true
+	case errors.Is(err, errAssignerCannotApprove):
+		return problem{Type: api.ProblemResetApproverAssigned, Title: "An administrator who took no part in the assignment must approve", Status: http.StatusForbidden,
+			Detail: assignerCannotApproveWords}, true
 	case errors.Is(err, account.ErrResetRequestStale):
 		return problem{Type: api.ProblemNoPendingReset, Title: "This request is too old to approve", Status: http.StatusConflict,
 			Detail: api.ResetRequestTooOld}, true
@@ -200,6 +204,19 @@ func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
 // to approve it.
 var errSecondAdminRequired = errors.New("a second administrator must approve this reset")
 
+// errAssignerCannotApprove: an administrator who assigned the account's
+// holder to a case (proposed or approved the assignment), or one tied to
+// such an administrator, tried to approve a reset of its password (policy:
+// assigner-cannot-approve-reset-of-assignee).
+var errAssignerCannotApprove = errors.New("an administrator who took no part in assigning this person to a case must approve this reset")
+
+// assignerCannotApproveWords is errAssignerCannotApprove's detail, for the
+// administrator refused: why, and who may approve instead.
+const assignerCannotApproveWords = "You cannot approve this password reset: you proposed or approved assigning this person to a case as its mediator, " +
+	"or your account is tied to an administrator who did (one of you made or reset the other's account). " +
+	"With the temporary password you could sign in as the mediator you chose and read the case. " +
+	"Ask another administrator, who took no part in that assignment, to approve it. You can still decline it."
+
 // authorizeReset asks policy about a password reset of target requested
 // by requester (the actor, for a new request or a one-step reset).
 func (a *API) authorizeReset(r *http.Request, action policy.Action, target account.Account, requester account.Account) error {
@@ -235,12 +252,16 @@ func (a *API) authorizeReset(r *http.Request, action policy.Action, target accou
 		rr.AssignerControl = append(rr.AssignerControl, id)
 		rr.AssignerControl = append(rr.AssignerControl, assignerCtl.Lineage...)
 	}
-	if a.policy.DecideReset(actorCtl.Principal(), action, rr).Allowed {
+	d := a.policy.DecideReset(actorCtl.Principal(), action, rr)
+	if d.Allowed {
 		return nil
 	}
 	a.auditEvent(r, audit.Event{Type: "access.denied", Actor: actor.ID, Objects: []string{target.ID}, Attrs: map[string]string{"action": string(action)}})
 	if action == policy.AccountResetApprove && requester.ID == actor.ID {
 		return fmt.Errorf("%w: %w", errSecondAdminRequired, fault.ErrForbidden)
+	}
+	if action == policy.AccountResetApprove && slices.Contains(d.Policies, policy.RuleAssignerCannotApproveReset) {
+		return fmt.Errorf("%w: %w", errAssignerCannotApprove, fault.ErrForbidden)
 	}
 	return fmt.Errorf("%s: %w", action, fault.ErrForbidden)
 }

@@ -58,6 +58,12 @@ function writeFailed(x: unknown, refused: string, what: string, see = "reload th
   return outcomeUnknown(x) ? unknownWords(what, see) : `${refused}: ${errWords(x)}.`;
 }
 export const unknownWords = (what: string, see = "reload the case") => `We can't tell yet whether ${what} was saved: ${see} to see before trying again.`;
+/** Says next to a form (err, if still drawn for case id) that the case is read again after a write whose outcome is unknown (reread). */
+function checkingSaid(err: HTMLElement, id: string, what: string): void {
+  if (err.isConnected && shown === id) err.textContent = `We can't tell yet whether ${what} was saved: reading the case again to see…`;
+}
+/** Texts compared as the server keeps them (trimmed, NFC). */
+const sameText = (a: string, b: string) => a.normalize("NFC").trim() === b.normalize("NFC").trim();
 
 const fieldWords: Record<string, string> = {
   title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",
@@ -166,7 +172,9 @@ async function caseList(): Promise<void> {
     if (r?.unacknowledgedCount) items.push(`${plural(r.unacknowledgedCount, "person")} yet to acknowledge a disclosure` + (r.unacknowledged?.length ? ` (${r.unacknowledged.join(", ")})` : ""));
     if (r?.overdueFollowUps?.length) items.push(r.overdueFollowUps.map((d) => `${d}-day check-in overdue`).join(", "));
     if (r?.stalled) items.push("longer than usual in this stage");
-    if (l.stage === "closure" && !l.outcome) items.push("outcome not recorded yet");
+    // A mediator not admitted yet reads the case's roster only: no outcome, recorded or not, so none is claimed missing.
+    if (l.waiting) items.push("waiting for a mediator already in this case to admit you");
+    else if (l.stage === "closure" && !l.outcome) items.push("outcome not recorded yet");
     return h("tr", { "data-case": l.id },
       h("td", {}, h("button", { type: "button", class: "link", onclick: () => { go("desk=" + l.id); void caseDesk(l.id); } }, l.title ?? `${l.type} case`),
         h("span", { class: "note" }, ` · ${l.type}`)),
@@ -186,10 +194,11 @@ async function caseList(): Promise<void> {
       h("caption", {}, "Your cases, open ones first"),
       h("thead", {}, h("tr", {}, ...["Case", "Stage", "Next session", "Open items", "Rooms"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...rows))) : h("p", { class: "note" }, "You have no cases yet. Open one below."),
-    newCaseForm());
+    newCaseForm(new Set(list.map((l) => l.id))));
 }
 
-function newCaseForm(): HTMLElement {
+/** The form that opens a case; known: the cases listed above it (a case opened whose answer was lost is looked for among the others). */
+function newCaseForm(known: ReadonlySet<string>): HTMLElement {
   const title = h("input", { id: "new-title", type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const type = h("input", { id: "new-type", type: "text", required: true, maxlength: "64", list: "case-types", autocomplete: "off" }) as HTMLInputElement;
   const referral = h("input", { id: "new-referral", type: "text", maxlength: "64", list: "referral-sources", autocomplete: "off" }) as HTMLInputElement;
@@ -211,11 +220,27 @@ function newCaseForm(): HTMLElement {
       e.preventDefault();
       err.textContent = "";
       const labels = [...sides.querySelectorAll("input")].map((i) => (i as HTMLInputElement).value.trim()).filter((v) => v);
+      const asked = title.value;
       try {
-        const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
+        const c = await deskAPI.create({ title: asked, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
         go("desk=" + c.id);
         await caseDesk(c.id, "The case is open. Invite the people taking part next.");
-      } catch (x) { err.textContent = writeFailed(x, "Not opened", "the new case", "go back to your list of cases"); }
+      } catch (x) {
+        if (!outcomeUnknown(x)) { err.textContent = writeFailed(x, "Not opened", "the new case", "go back to your list of cases"); return; }
+        // Opened again blindly it would be there twice: the list of cases is read again first.
+        err.textContent = "We can't tell yet whether the new case was opened: reading your list of cases again to see…";
+        const mine = (ls: W.Listed[]) => ls.find((l) => l.relation === "mediator" && !known.has(l.id) && sameText(l.title ?? "", asked));
+        const r = await reread("", asked, () => deskAPI.cases(), (ls) => !!mine(ls));
+        const opened = r && mine(r.got);
+        if (opened && shown === "") {
+          go("desk=" + opened.id);
+          await caseDesk(opened.id, "The case is open: the answer was lost on the way, but your list of cases, read again, has it. Invite the people taking part next.");
+          return;
+        }
+        err.textContent = !r ? unknownWords("the new case", "go back to your list of cases")
+          : opened ? "The case is open: the answer was lost on the way, but your list of cases, read again, has it."
+          : "Not opened: the answer was lost on the way, and your list of cases, read again, does not have it. You can open it again.";
+      }
     },
   },
   h("h2", { id: "new-case-title" }, "Open a new case"),
@@ -387,6 +412,76 @@ const invitationShown = new Map<string, { out: HTMLElement; who?: { id: string }
 const inviting = new Set<string>();
 /** Whether the outcome form's button may be pressed now (set by the form drawn last). */
 let outcomeReady: (() => void) | null = null;
+/** Whether the case is being read again after a write whose outcome is unknown (reread): the desk's writes wait meanwhile. */
+let checking = false;
+/** How long reread waits before its second read (a write whose answer was lost may still be under way). */
+const rereadPause = 1500;
+
+/**
+ * After a write about case id whose answer left open whether it was saved
+ * (outcomeUnknown: the connection was lost, or the server failed), the
+ * case is read again before the desk offers the action again — at once,
+ * then once more a moment later unless the first read has it — so that a
+ * disclosure that did land is shown as made and not offered for posting
+ * twice. Meanwhile the desk's other writes wait, as while one is saved.
+ * read is the read (the case, or its invited list); landed says whether an
+ * answer has the write. The answer: the last one read and whether it has
+ * the write; null when no read was answered (the desk then says it cannot
+ * tell, and to reload).
+ */
+async function reread<T>(id: string, title: string, read: () => Promise<T>, landed: (x: T) => boolean): Promise<{ got: T; saved: boolean } | null> {
+  const lock = !saving; // an invitation is made beside a write being saved: that write keeps its own lock
+  if (lock) {
+    saving = { id, title };
+    checking = true;
+    syncSaving();
+  }
+  let got: T | null = null;
+  try {
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, rereadPause));
+      try { got = await read(); } catch { continue; } finally { counted(); }
+      if (landed(got)) return { got, saved: true };
+    }
+    return got === null ? null : { got, saved: false };
+  } finally {
+    if (lock) {
+      saving = null;
+      checking = false;
+      syncSaving();
+    }
+  }
+}
+
+/**
+ * reread for a write answered by the case: a case read is taken as the
+ * desk's (numbered when asked, as every read: one older than the case
+ * drawn is dropped) while that case is on screen.
+ */
+function rereadCase(id: string, title: string, landed: (x: W.Case) => boolean): Promise<{ got: W.Case; saved: boolean } | null> {
+  return reread(id, title, async () => {
+    const n = caseOrder.ask();
+    const got = await deskAPI.get(id);
+    if (shown === id && caseOrder.take(n)) c = got;
+    return got;
+  }, landed);
+}
+
+/**
+ * Says where a write whose outcome was unknown stands once the case was read
+ * again (r, from rereadCase): saved, the case is drawn again with saved
+ * said in section (or, when another case is on screen, in the status area);
+ * not saved, notSaved is said next to its form (err), which keeps what was
+ * written; not read, that nobody can tell yet (what: "the disclosure").
+ */
+function settle(r: { got: W.Case; saved: boolean } | null, id: string, title: string, err: HTMLElement, what: string, section: string, saved: string, notSaved: string, wrote = ""): void {
+  if (r?.saved) {
+    if (shown === id) changed(c, section, saved);
+    else note(id, title, `On “${title}”: ${saved}`, "done");
+    return;
+  }
+  failed(err, id, title, r ? notSaved : unknownWords(what), wrote);
+}
 
 // The desk's status area: the same elements in every drawing of the desk,
 // so what is said there survives a redraw. Each note stays until dismissed.
@@ -460,7 +555,8 @@ function failed(err: HTMLElement, id: string, title: string, words: string, wrot
 
 /** Disables (or enables again) every button that changes a case, by whether a write is being saved, and says so. */
 function syncSaving(): void {
-  savingHint.textContent = saving ? "Saving… one change at a time: the other changes wait until this one is saved." : "";
+  savingHint.textContent = checking ? "Checking whether the last change was saved… the other changes wait until then."
+    : saving ? "Saving… one change at a time: the other changes wait until this one is saved." : "";
   for (const b of main.querySelectorAll<HTMLButtonElement>("button[data-write]")) b.disabled = !!saving;
   outcomeReady?.();
 }
@@ -640,7 +736,20 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
             document.getElementById("desk-pending")?.replaceWith(pendingList(said));
             document.getElementById("desk-pending-said")?.focus();
           } catch (x) {
-            failed(err, id, title, writeFailed(x, `Not withdrawn: the invitation for ${p.name} still works`, `withdrawing the invitation for ${p.name}`));
+            if (!outcomeUnknown(x)) { failed(err, id, title, writeFailed(x, `Not withdrawn: the invitation for ${p.name} still works`, `withdrawing the invitation for ${p.name}`)); return; }
+            checkingSaid(err, id, `withdrawing the invitation for ${p.name}`);
+            const r = await reread(id, title, () => deskAPI.pending(id), (list) => !list.some((o) => o.id === p.id));
+            if (r?.saved) {
+              forgetInvitation(id, p);
+              const said = `Withdrawn: the invitation for ${p.name} no longer works (the answer was lost on the way, but the list of who is invited, read again, no longer has it).`;
+              if (shown !== id) { note(id, title, `On “${title}”: ${said}`, "done"); return; }
+              if (pendingOf === id) pending = r.got;
+              document.getElementById("desk-pending")?.replaceWith(pendingList(said));
+              document.getElementById("desk-pending-said")?.focus();
+              return;
+            }
+            failed(err, id, title, r ? `Not withdrawn: the answer was lost on the way, and the list of who is invited, read again, still has it: the invitation for ${p.name} still works. You can withdraw it again.`
+              : unknownWords(`withdrawing the invitation for ${p.name}`));
           } finally { yes.disabled = false; }
         },
       }, "Withdraw the invitation") as HTMLButtonElement;
@@ -697,6 +806,9 @@ function inviteForm(): HTMLElement {
       const to = email.value.trim();
       const sideLabelNow = role.value === "observer" ? "" : sideLabel(side.value);
       invitationShown.set(id, kept);
+      // The invited list as drawn before: an invitation whose answer was lost is looked for among the others.
+      const before = pendingOf === id && pending !== null ? new Set(pending.map((p) => p.id)) : null;
+      const asRole = role.value as W.ParticipantRole;
       inviting.add(id);
       make.disabled = true;
       making.textContent = " Making the invitation link…";
@@ -745,8 +857,30 @@ function inviteForm(): HTMLElement {
       } catch (x) {
         const refused = h("p", { class: "error", role: "alert", id: "desk-invite-refused" }, writeFailed(x, "No invitation made", `an invitation for ${person}`));
         // A link shown before and not withdrawn may not have been copied yet: it stays, under the refusal.
-        if (kept.who) { out.querySelector("#desk-invite-refused")?.remove(); out.prepend(refused); } else out.replaceChildren(refused);
-        if (shown !== id) note(id, title, `On “${title}”: ` + (outcomeUnknown(x) ? unknownWords(`an invitation for ${person}`) : `no invitation made for ${person}: ${errWords(x)}.`), "error");
+        const say = (words: string) => {
+          refused.textContent = words;
+          if (kept.who) { out.querySelector("#desk-invite-refused")?.remove(); out.prepend(refused); } else out.replaceChildren(refused);
+        };
+        let words = outcomeUnknown(x) ? unknownWords(`an invitation for ${person}`) : `no invitation made for ${person}: ${errWords(x)}.`;
+        if (outcomeUnknown(x) && before) {
+          // A second invitation sent blindly would make a second live link: the invited list is read again first,
+          // and another invitation waits meanwhile.
+          inviting.add(id);
+          if (shown === id) { make.disabled = true; making.textContent = " Checking whether the invitation was made…"; }
+          say(`We can't tell yet whether an invitation for ${person} was made: reading who is invited again to see…`);
+          let r: { got: W.PendingInvite[]; saved: boolean } | null;
+          try {
+            r = await reread(id, title, () => deskAPI.pending(id), (list) => list.some((p) => !before.has(p.id) && p.role === asRole && sameText(p.name, person)));
+          } finally { done(); }
+          const made = r?.got.find((p) => !before.has(p.id) && p.role === asRole && sameText(p.name, person));
+          if (r && shown === id && pendingOf === id) { pending = r.got; pendingFailed = false; document.getElementById("desk-pending")?.replaceWith(pendingList()); }
+          words = !r ? unknownWords(`an invitation for ${person}`)
+            : made ? `The invitation for ${person} was made: the answer was lost on the way, but the list of who is invited, read again, has it. ` +
+              (made.emailed ? `It is emailed to ${to}.` : `Its link was in that answer and is not shown here: withdraw it under “Invited, not joined yet”, then invite ${person} again to get a link to give them.`)
+            : `No invitation made: the answer was lost on the way, and the list of who is invited, read again, has none for ${person}. You can make it again.`;
+          say(words);
+        }
+        if (shown !== id) note(id, title, `On “${title}”: ${words}`, "error");
       }
     },
   },
@@ -806,9 +940,18 @@ function stageSection(mine: boolean, notYet = false): HTMLElement {
     const was = document.querySelector("#desk-stage .done");
     if (was) was.textContent = "";
     const id = c.id, title = c.title;
+    const last = c.stageHistory[c.stageHistory.length - 1];
     try { await write((k) => deskAPI.stage(k, to, why), "desk-stage", done); } catch (x) {
       out.className = "error refusal";
-      failed(out, id, title, stageRefusal(x, to), why);
+      if (!outcomeUnknown(x)) { failed(out, id, title, stageRefusal(x, to), why); return; }
+      checkingSaid(out, id, `the move to ${stageTitle[to]}`);
+      const r = await rereadCase(id, title, (k) => {
+        const l = k.stageHistory[k.stageHistory.length - 1];
+        return k.stage === to && !!l && l.to === to && l.by === me.id && (l.at !== last?.at || l.to !== last?.to);
+      });
+      settle(r, id, title, out, `the move to ${stageTitle[to]}`, "desk-stage",
+        `${done} (The answer was lost on the way, but the case read again shows the move was saved.)`,
+        `Not moved to ${stageTitle[to]}: the answer was lost on the way, and the case read again is at “${stageTitle[r?.got.stage ?? c.stage]}”. You can try again.`, why);
     }
   };
   if (mine && !closed) {
@@ -901,9 +1044,20 @@ function objectivesSection(canAdd: boolean, notYet = false): HTMLElement {
         e.preventDefault();
         if (saving) return;
         err.textContent = "";
-        const id = c.id, title = c.title, words = text.value;
-        try { await write((k) => deskAPI.objective(k, kind.value as W.ObjectiveKind, words), "desk-objectives", "Added."); } catch (x) {
-          failed(err, id, title, writeFailed(x, "Not added", kind.value === "objective" ? "the objective" : "the success criterion"), words);
+        const id = c.id, title = c.title, words = text.value, k0 = kind.value as W.ObjectiveKind;
+        const what = k0 === "objective" ? "the objective" : "the success criterion";
+        const before = new Set(c.objectives.map((o) => o.id));
+        const was = document.querySelector("#desk-objectives .done");
+        if (was) was.textContent = ""; // what was said of the last one is not read as this one's outcome
+        try { await write((k) => deskAPI.objective(k, k0, words), "desk-objectives", "Added."); } catch (x) {
+          if (outcomeUnknown(x)) {
+            checkingSaid(err, id, what);
+            const r = await rereadCase(id, title, (k) => k.objectives.some((o) => !before.has(o.id) && o.kind === k0 && o.by === me.id && sameText(o.text, words)));
+            settle(r, id, title, err, what, "desk-objectives",
+              `Added: the answer was lost on the way, but the case read again has ${what}, so it was saved.`,
+              `Not added: the answer was lost on the way, and the case read again does not have ${what}. You can add it again.`, words);
+            if (r?.saved) return;
+          } else failed(err, id, title, writeFailed(x, "Not added", what), words);
           // Drawn again meanwhile (the case opened again): what was written goes back in the form.
           const now = document.getElementById("desk-objective-text") as HTMLTextAreaElement | null;
           if (now && now !== text && shown === id && !now.value) now.value = words;
@@ -955,9 +1109,22 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
           "Each party and lawyer is asked to acknowledge it, and you see who has.",
           "It cannot be withdrawn or changed afterwards. To correct it, add another disclosure.",
         ], "Disclose it to everyone", ask, async () => {
+          const before = new Set(c.disclosures.map((d) => d.id));
+          const was = document.querySelector("#desk-disclosures .done");
+          if (was) was.textContent = ""; // what was said of the last one is not read as this one's outcome
           try {
             await write((k) => deskAPI.disclose(k, words), "desk-disclosures", "Disclosed.");
-          } catch (x) { box.replaceChildren(); failed(err, id, title, writeFailed(x, "Not disclosed", "the disclosure"), words); }
+          } catch (x) {
+            box.replaceChildren();
+            if (!outcomeUnknown(x)) { failed(err, id, title, writeFailed(x, "Not disclosed", "the disclosure"), words); return; }
+            // A disclosure cannot be withdrawn: the case is read again before it is offered again.
+            checkingSaid(err, id, "the disclosure");
+            const r = await rereadCase(id, title, (k) => k.disclosures.some((d) => !before.has(d.id) && d.mediator === me.id && sameText(d.text, words)));
+            if (r?.saved && shown === id) text.value = "";
+            settle(r, id, title, err, "the disclosure", "desk-disclosures",
+              "Disclosed: the answer was lost on the way, but the case read again has your disclosure, so it was saved. Do not disclose it again.",
+              "Not disclosed: the answer was lost on the way, and the case read again does not have your disclosure. You can disclose it again.", words);
+          }
         });
       },
     }, h("label", { for: "desk-disclosure-text" }, "Add a disclosure"), text,
@@ -1050,7 +1217,20 @@ function outcomeSection(mine: boolean, notYet = false): HTMLElement {
           }
           renderCase();
           document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
-        } catch (x) { box.replaceChildren(); failed(err, id, title, writeFailed(x, "Not recorded", "the outcome")); }
+        } catch (x) {
+          box.replaceChildren();
+          if (!outcomeUnknown(x)) { failed(err, id, title, writeFailed(x, "Not recorded", "the outcome")); return; }
+          // It can be recorded only once: the case is read again before it is offered again.
+          checkingSaid(err, id, "the outcome");
+          const r = await rereadCase(id, title, (k) => !!k.outcome);
+          settle(r, id, title, err, "the outcome", "desk-outcome",
+            "The outcome is recorded: the answer was lost on the way, but the case read again has it. That answer held the survey links: any link Parley did not email is not shown here.",
+            "Not recorded: the answer was lost on the way, and the case read again has no outcome. You can record it again.");
+          if (r?.saved && shown === id) {
+            const said = h("p", { class: "done", role: "status", id: "desk-outcome-settled" }, "The outcome is recorded: the answer was lost on the way, but the case read again has it. That answer held the survey links: any link Parley did not email is not shown here.");
+            document.getElementById("desk-outcome")?.append(said);
+          }
+        }
       });
     },
   }, h("div", { class: "row" },
@@ -1098,16 +1278,35 @@ function stepOffSection(): HTMLElement {
         type: "button", class: "danger", id: "desk-stepoff-confirm", "data-write": "", disabled: !!saving,
         onclick: async () => {
           if (saving) return;
-          try {
-            const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
+          // Stepped off (lost: its answer was lost, and the case read again no longer opens to this mediator).
+          const off = (onScreen: boolean, lost = false) => {
             dropNotes(id); // pointers to a case that no longer opens
-            if (!onScreen) { note(id, title, `You stepped off “${title}”.`, "done", `You stepped off “${title}”.`, false); return; }
+            const said = lost ? `You are no longer a mediator on “${title}”: the answer was lost on the way, but the case, read again, no longer opens for you.` : `You stepped off “${title}”.`;
+            if (!onScreen) { note(id, title, said, "done", said, false); return; }
             showCase(""); // nothing answered later is drawn over this
             main.replaceChildren(h("h1", { id: "desk-title" }, "You stepped off the case"),
+              lost ? h("p", { class: "note", id: "desk-stepoff-lost" }, "The answer was lost on the way, but the case, read again, no longer opens for you.") : "",
               h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
                 (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),
               backButton());
-          } catch (x) { failed(err, id, title, writeFailed(x, "Not stepped off", "your stepping off")); }
+          };
+          try {
+            const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
+            off(onScreen);
+          } catch (x) {
+            if (!outcomeUnknown(x)) { failed(err, id, title, writeFailed(x, "Not stepped off", "your stepping off")); return; }
+            checkingSaid(err, id, "your stepping off");
+            // Stepped off, the case no longer opens to them: a plain refusal (403 forbidden) of the case they
+            // were a mediator of a moment ago says so. Still a mediator on it, they did not step off.
+            const r = await reread(id, title, async () => {
+              try { return (await deskAPI.get(id)).mediators.some((m) => m.accountId === me.id && !!m.recused); } catch (e) {
+                if (e instanceof APIError && e.status === 403 && e.problem.type === ProblemTypeBase + ("forbidden" satisfies W.ProblemType)) return true;
+                throw e;
+              }
+            }, (gone) => gone);
+            if (r?.saved) { off(shown === id, true); return; }
+            failed(err, id, title, r ? "Not stepped off: the answer was lost on the way, and the case read again still has you as a mediator. You can step off again." : unknownWords("your stepping off"));
+          }
         },
       }, "Step off this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },

@@ -9,6 +9,7 @@ import { itemKey, keptBy, loadActions, renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 import { ProblemTypeBase, type ProblemType } from "./wire_gen";
 import { h } from "./dom";
+import { outcomeUnknown } from "./desk";
 import { classInSentence, classWords, stacked, triggerWords } from "./records-words";
 
 const errText = staffWords; // staff only: never a status, an id or the browser's network text
@@ -239,9 +240,13 @@ const holdQuote = (x: Hold) => `why: “${x.reason}”, on the authority of “$
  * A hold's release, asked for in the page before it is done: it names the
  * hold and what follows (after: the records become due under the schedule
  * again and a plan may then destroy them, or other holds still keep them),
- * and waits for a tick. Cancel leaves the hold in place.
+ * and waits for a tick. Cancel leaves the hold in place. A release whose
+ * answer is lost (no answer, or the server failed) is looked for among the
+ * holds read again — at once, and once more a moment later while the hold
+ * is still there — before it is offered again: found released, the holds
+ * are drawn again (refresh), as after a release answered.
  */
-function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>, stillHeld: () => Promise<boolean>): void {
+function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>, stillHeld: () => Promise<boolean>, refresh: () => Promise<void>): void {
   reason = reason.trim(); // as quoted: the caller releases with this, not with what the box says by the time of the tick
   const tick = h("input", { type: "checkbox", id: id + "-check" }) as HTMLInputElement;
   const yes = h("button", { type: "button", class: "primary danger", id: id + "-yes", disabled: true }, "Yes, release it now") as HTMLButtonElement;
@@ -252,9 +257,24 @@ function releaseConfirm(slot: HTMLElement, id: string, what: string, after: stri
     try { await release(); } catch (err) {
       // A refusal does not always mean nothing happened (a release can be recorded and its storage holds left set; a
       // lost answer says nothing): the holds are read again before saying where it stands.
-      const held = await stillHeld().catch(() => undefined);
+      const lost = outcomeUnknown(err);
       out.className = "error";
-      out.textContent = held === false ? "Released, but not all of it was settled: " + errText(err) + "."
+      if (lost) out.textContent = "We can't tell yet whether it was released: reading the holds again to see…";
+      let held = await stillHeld().catch(() => undefined);
+      if (lost && held !== false) {
+        await new Promise((r) => setTimeout(r, 1500)); // the release may still be under way
+        held = await stillHeld().catch(() => held);
+      }
+      if (lost && held === false) {
+        // Released after all: drawn as after a release answered (the hold leaves the list).
+        out.className = "done";
+        out.textContent = "Released: the answer was lost on the way, but the holds read again no longer have this one.";
+        await refresh().catch(() => undefined);
+        return;
+      }
+      out.textContent = lost ? (held === true ? "Not released: the answer was lost on the way, and the holds read again still have this one. The hold is still in place; you can release it again."
+        : "We can't tell whether it was released: the answer was lost on the way, and the holds could not be read again. Reload the page to see.")
+        : held === false ? "Released, but not all of it was settled: " + errText(err) + "."
         : held === true ? "Not released: " + errText(err) + ". The hold is still in place."
         : "We can't tell whether it was released (" + errText(err) + "): reload the page to see.";
       yes.disabled = held !== true || !tick.checked;
@@ -287,7 +307,7 @@ function caseHoldItem(caseID: string, x: Hold, hs: Hold[], refresh: () => Promis
         e.preventDefault();
         const r = why.value; // the reason quoted is the reason given
         releaseConfirm(slot, "release-confirm-" + x.id, what, after, r, async () => { await api.releaseHold(caseID, x.id, r); await refresh(); },
-          async () => (await api.holds(caseID, false)).some((o) => o.id === x.id));
+          async () => (await api.holds(caseID, false)).some((o) => o.id === x.id), refresh);
       },
     }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold…" : "Release the case hold…")), slot);
 }
@@ -734,7 +754,7 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
           (own.length ? ` (${own.map(holdQuote).join("; ")})` : ""),
           caseHolds.length ? stillHeld(caseHolds) : dueAgain("it is"), r,
           async () => { await api.holdDocument(caseID, d.id, false, r, ""); await refresh(); },
-          async () => (await api.holds(caseID, false)).some((o) => o.doc === d.id) || (await api.documents(caseID)).some((o) => o.id === d.id && o.held));
+          async () => (await api.holds(caseID, false)).some((o) => o.doc === d.id) || (await api.documents(caseID)).some((o) => o.id === d.id && o.held), refresh);
         return;
       }
       try {

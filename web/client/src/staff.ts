@@ -21,6 +21,16 @@ const staffAPI = {
 
 const roleWords: Record<string, string> = { admin: "Administrator", mediator: "Mediator", records: "Records staff", participant: "Participant" };
 
+/**
+ * Why an administrator may not approve a reset of the password of name, whom
+ * they assigned to a case (policy: assigner-cannot-approve-reset-of-assignee),
+ * and who approves instead.
+ */
+function assignerRefusal(name: string): string {
+  return `You cannot approve this password reset: you proposed or approved assigning ${name} to a case as its mediator, or your account is tied to an administrator who did (one of you made or reset the other's account). ` +
+    `With the temporary password you could sign in as the mediator you chose and read the case. Ask another administrator, who took no part in that assignment, to approve it. You can still decline it.`;
+}
+
 // What each account problem means for the person, keyed on the declared
 // problem types (wire_gen.ts), so a type the server does not declare is a
 // type error here; never the type's own name.
@@ -30,6 +40,7 @@ const accountProblemText: Partial<Record<ProblemType, string>> = {
   "password-reset-needed": "Your password was chosen by the administrator who made your account, so it no longer lets you in. Ask an administrator to reset it: a second administrator approves the reset and gives you a temporary password, and you then choose your own.",
   "last-admin": "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.",
   "second-admin-required": "You asked for this password reset, so a different administrator must approve it.",
+  "reset-approver-assigned": assignerRefusal("this person"),
   "no-pending-reset": "No password reset of this account is waiting any more: someone approved, declined or withdrew it meanwhile.",
   "password-not-changed": "Your password was not changed: while it was being changed, you were signed out everywhere or your password was reset. Sign in again.",
   "password-changed-sign-in-again": "Your password is changed, but this browser could not be signed in with it. Sign in again with your new password.",
@@ -278,7 +289,9 @@ const resetNeededWords = "Must ask for a password reset before signing in: the p
 const resetNeededWhy = "The password was chosen by the administrator who made this account, so it no longer lets anyone sign in: a password reset is needed.";
 
 /** Plain words for a refused or lost action on People: a lost answer may have happened. */
-function failWords(e: unknown, lostToo = ""): string {
+function failWords(e: unknown, lostToo = "", name = ""): string {
+  // An assigner refused a reset of their assignee's password: name the mediator.
+  if (name && e instanceof APIError && e.problem.type === ProblemTypeBase + ("reset-approver-assigned" satisfies ProblemType)) return assignerRefusal(name);
   const w = accountProblemWords(e);
   if (w) return w;
   // No answer (the connection dropped), or a proxy's word that the server's answer was lost: it may have happened.
@@ -323,7 +336,7 @@ function personRow(a: Account, ctx: PeopleCtx): HTMLElement {
     let n: RowNote | null;
     try { n = await request(); } catch (e) {
       busy(false);
-      await ctx.say(a.id, { text: failWords(e, lostToo), error: true }, false);
+      await ctx.say(a.id, { text: failWords(e, lostToo, a.name), error: true }, false);
       return;
     }
     if (n) await ctx.say(a.id, n);

@@ -517,6 +517,7 @@ export interface Summary {
 export interface Listed extends Summary {
   title?: string;
   relation: string;
+  waiting?: boolean;
 }
 
 /**
@@ -1480,7 +1481,7 @@ export const ProblemTypeBase = "urn:parley:problem:";
 /**
  * ProblemType is the last part of a problem's type.
  */
-export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "bad-request" | "headers-too-large" | "busy" | "agreement-superseded" | "agreement-filed" | "already-joined" | "mediator-not-confirmed" | "document-limit" | "version-limit" | "integrity-failure" | "range-not-satisfiable" | "upload-unconfirmed" | "rewrap-required" | "account-disabled" | "password-change-required" | "password-reset-needed" | "second-admin-required" | "no-pending-reset" | "password-not-changed" | "password-changed-sign-in-again" | "last-admin" | "choices-changed";
+export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "bad-request" | "headers-too-large" | "busy" | "agreement-superseded" | "agreement-filed" | "already-joined" | "mediator-not-confirmed" | "document-limit" | "version-limit" | "integrity-failure" | "range-not-satisfiable" | "upload-unconfirmed" | "rewrap-required" | "account-disabled" | "password-change-required" | "password-reset-needed" | "second-admin-required" | "reset-approver-assigned" | "no-pending-reset" | "password-not-changed" | "password-changed-sign-in-again" | "last-admin" | "choices-changed";
 
 export const DocumentNameHeader = "Parley-Document-Name";
 

@@ -142,6 +142,19 @@ await run(async () => {
   await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-desk.png`, fullPage: true });
   await samDesk.setViewportSize({ width: 390, height: 844 });
   await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-desk-phone.png`, fullPage: true });
+  // Sam's list of cases: each case Sam waits in says so. Sam reads a case's roster only, without its outcome,
+  // so a closed case whose outcome is recorded is not said to lack one ("outcome not recorded yet" was false).
+  const closedID = await ask("closed-case");
+  await samDesk.setViewportSize({ width: 1280, height: 900 });
+  await samDesk.click("#desk-back");
+  const closedRow = samDesk.locator(`#desk-cases tr[data-case="${closedID}"]`);
+  await closedRow.waitFor({ timeout: LONG });
+  const closedWords = (await closedRow.innerText()).replace(/\s+/g, " ");
+  check(closedWords.includes("Closure and follow-up (closed ") && closedWords.includes("waiting for a mediator already in this case to admit you") &&
+    !closedWords.includes("outcome not recorded"), "Sam's row of the closed case says it is closed and that Sam waits, claiming no outcome missing: " + closedWords);
+  const openWords = (await samDesk.locator(`#desk-cases tr[data-case="${env("PARLEY_CASE")}"]`).innerText()).replace(/\s+/g, " ");
+  check(openWords.includes("waiting for a mediator already in this case to admit you"), "and the open case's row says Sam waits: " + openWords);
+  await samDesk.screenshot({ path: `${shots}/admit-mediator-waiting-list.png`, fullPage: false });
   await samDesk.close();
 
   // Now that Sam opened the case, Check again (in the question left open) shows the number, and only then a button
