@@ -154,10 +154,12 @@ func (c *Case) NotConfirmed(what string) error {
 // the record (a recusal, or their removal), which narrows at once by the
 // record's own facts (recused-mediators-lose-*); a mediator added to the
 // record is not in the cached statement, so is unconfirmed at once. A
-// statement stored on this node forgets its case's entry (ForgetSeats);
-// on another node, a statement that no longer seats a mediator still on
-// the record (a seated mediator signing them out of the membership)
-// narrows what they read only once the entry expires, up to SeatTTL.
+// statement stored on this node forgets its case's entry (ForgetSeats),
+// and so does every node with a connection of the case open when it hears
+// the statement announced (caucus.SeatsChanged); on any other node, a
+// statement that no longer seats a mediator still on the record (a seated
+// mediator signing them out of the membership) narrows what they read
+// only once the entry expires, up to SeatTTL.
 const SeatTTL = 2 * time.Second
 
 // maxSeatEntries bounds the cache: past it, expired entries go, and if
@@ -171,7 +173,8 @@ type membershipEntry struct {
 }
 
 // ForgetSeats drops what Admission cached about case caseID's signed
-// membership (the key directory calls it when it stores a statement).
+// membership (the key directory calls it when it stores a statement, and
+// a node that hears of one: caucus.SeatsChanged).
 func (s *Service) ForgetSeats(caseID string) {
 	s.seatsMu.Lock()
 	delete(s.seats, caseID)

@@ -92,6 +92,9 @@ type socketOptions struct {
 	// QueueBytes bounds the bytes of the send queue and the frames being
 	// written (default DefaultSendQueueBytes).
 	QueueBytes int
+	// Heard, if set, is called with each announcement on Watch before
+	// the connection acts on it (a broker callback: it must not block).
+	Heard func(data []byte)
 	// SessionTopics are the broker topics announcing that the
 	// connection's session may have ended (its sign-out, a revocation of
 	// all its account's sessions); Session says whether it is still
@@ -427,6 +430,9 @@ func (c *socket) open() {
 	// each.
 	if opts.Watch != "" {
 		c.unwatch = append(c.unwatch, c.s.Watch(opts.Watch, func(data []byte) {
+			if opts.Heard != nil {
+				opts.Heard(data)
+			}
 			// A floor change needs no access re-check; a membership
 			// change may change what the floor frame shows too.
 			var want uint8
