@@ -172,12 +172,26 @@ type membershipEntry struct {
 	read   time.Time
 }
 
+// seatRead is the reads of one case's seats in flight: how many, and a
+// generation ForgetSeats bumps. A read stores its answer only if the
+// generation is the one it began at: a read begun before a statement was
+// stored may answer from before it, and stored after ForgetSeats it
+// would be served as fresh for SeatTTL.
+type seatRead struct {
+	reading int
+	gen     uint64
+}
+
 // ForgetSeats drops what Admission cached about case caseID's signed
 // membership (the key directory calls it when it stores a statement, and
-// a node that hears of one: caucus.SeatsChanged).
+// a node that hears of one: caucus.SeatsChanged), and keeps a read
+// already in flight from caching what it reads.
 func (s *Service) ForgetSeats(caseID string) {
 	s.seatsMu.Lock()
 	delete(s.seats, caseID)
+	if r := s.seatReads[caseID]; r != nil {
+		r.gen++
+	}
 	s.seatsMu.Unlock()
 }
 
@@ -190,15 +204,35 @@ func (s *Service) seated(ctx context.Context, caseID string) ([]string, bool, er
 	now := time.Now()
 	s.seatsMu.Lock()
 	e, ok := s.seats[caseID]
-	s.seatsMu.Unlock()
 	if ok && now.Sub(e.read) >= 0 && now.Sub(e.read) < SeatTTL {
+		s.seatsMu.Unlock()
 		return e.seated, e.signed, nil
 	}
+	r := s.seatReads[caseID]
+	if r == nil {
+		if s.seatReads == nil {
+			s.seatReads = map[string]*seatRead{}
+		}
+		r = &seatRead{}
+		s.seatReads[caseID] = r
+	}
+	r.reading++
+	gen := r.gen
+	s.seatsMu.Unlock()
 	seated, signed, err := s.Membership.SeatedMediators(ctx, caseID)
+	s.seatsMu.Lock()
+	defer s.seatsMu.Unlock()
+	stale := r.gen != gen
+	if r.reading--; r.reading == 0 {
+		delete(s.seatReads, caseID)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	s.seatsMu.Lock()
+	if stale {
+		// Forgotten while it read: answered, not kept.
+		return seated, signed, nil
+	}
 	if s.seats == nil {
 		s.seats = map[string]membershipEntry{}
 	}
@@ -213,7 +247,6 @@ func (s *Service) seated(ctx context.Context, caseID string) ([]string, bool, er
 		}
 	}
 	s.seats[caseID] = membershipEntry{seated: seated, signed: signed, read: now}
-	s.seatsMu.Unlock()
 	return seated, signed, nil
 }
 
