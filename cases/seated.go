@@ -154,10 +154,12 @@ func (c *Case) NotConfirmed(what string) error {
 // the record (a recusal, or their removal), which narrows at once by the
 // record's own facts (recused-mediators-lose-*); a mediator added to the
 // record is not in the cached statement, so is unconfirmed at once. A
-// statement stored on this node forgets its case's entry (ForgetSeats);
-// on another node, a statement that no longer seats a mediator still on
-// the record (a seated mediator signing them out of the membership)
-// narrows what they read only once the entry expires, up to SeatTTL.
+// statement stored on this node forgets its case's entry (ForgetSeats),
+// and so does every node with a connection of the case open when it hears
+// the statement announced (caucus.SeatsChanged); on any other node, a
+// statement that no longer seats a mediator still on the record (a seated
+// mediator signing them out of the membership) narrows what they read
+// only once the entry expires, up to SeatTTL.
 const SeatTTL = 2 * time.Second
 
 // maxSeatEntries bounds the cache: past it, expired entries go, and if
@@ -170,11 +172,26 @@ type membershipEntry struct {
 	read   time.Time
 }
 
+// seatRead is the reads of one case's seats in flight: how many, and a
+// generation ForgetSeats bumps. A read stores its answer only if the
+// generation is the one it began at: a read begun before a statement was
+// stored may answer from before it, and stored after ForgetSeats it
+// would be served as fresh for SeatTTL.
+type seatRead struct {
+	reading int
+	gen     uint64
+}
+
 // ForgetSeats drops what Admission cached about case caseID's signed
-// membership (the key directory calls it when it stores a statement).
+// membership (the key directory calls it when it stores a statement, and
+// a node that hears of one: caucus.SeatsChanged), and keeps a read
+// already in flight from caching what it reads.
 func (s *Service) ForgetSeats(caseID string) {
 	s.seatsMu.Lock()
 	delete(s.seats, caseID)
+	if r := s.seatReads[caseID]; r != nil {
+		r.gen++
+	}
 	s.seatsMu.Unlock()
 }
 
@@ -187,15 +204,35 @@ func (s *Service) seated(ctx context.Context, caseID string) ([]string, bool, er
 	now := time.Now()
 	s.seatsMu.Lock()
 	e, ok := s.seats[caseID]
-	s.seatsMu.Unlock()
 	if ok && now.Sub(e.read) >= 0 && now.Sub(e.read) < SeatTTL {
+		s.seatsMu.Unlock()
 		return e.seated, e.signed, nil
 	}
+	r := s.seatReads[caseID]
+	if r == nil {
+		if s.seatReads == nil {
+			s.seatReads = map[string]*seatRead{}
+		}
+		r = &seatRead{}
+		s.seatReads[caseID] = r
+	}
+	r.reading++
+	gen := r.gen
+	s.seatsMu.Unlock()
 	seated, signed, err := s.Membership.SeatedMediators(ctx, caseID)
+	s.seatsMu.Lock()
+	defer s.seatsMu.Unlock()
+	stale := r.gen != gen
+	if r.reading--; r.reading == 0 {
+		delete(s.seatReads, caseID)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	s.seatsMu.Lock()
+	if stale {
+		// Forgotten while it read: answered, not kept.
+		return seated, signed, nil
+	}
 	if s.seats == nil {
 		s.seats = map[string]membershipEntry{}
 	}
@@ -210,7 +247,6 @@ func (s *Service) seated(ctx context.Context, caseID string) ([]string, bool, er
 		}
 	}
 	s.seats[caseID] = membershipEntry{seated: seated, signed: signed, read: now}
-	s.seatsMu.Unlock()
 	return seated, signed, nil
 }
 

@@ -99,6 +99,10 @@ type Service struct {
 	// (seated.go): seatsMu guards it and is never held across a read.
 	seatsMu sync.Mutex
 	seats   map[string]membershipEntry
+	// seatReads counts, for each case whose seats are being read, the
+	// reads in flight and the ForgetSeats calls since the oldest began
+	// (seated.go); an entry goes when its last read ends.
+	seatReads map[string]*seatRead
 }
 
 // NewService wires a case service.

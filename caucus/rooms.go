@@ -1,6 +1,7 @@
 package caucus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -389,6 +390,33 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 		return s.broker.Publish(ctx, CaseTopic(caseID), reason)
 	})
 }
+
+// statementStored is the announcement StatementStored makes.
+var statementStored, _ = json.Marshal(membershipEvent{Change: "statement.stored"})
+
+// StatementStored tells every node's open connections to case caseID that
+// a membership statement was stored (keydir.Service.PostStatement): each
+// node forgets what it cached of the case's seats (SeatsChanged,
+// cases.Service.ForgetSeats) and each connection puts its cached rights
+// in doubt and re-checks its rooms, so a statement that stops seating a
+// co-mediator still on the record ends their rooms within about a second,
+// not at the connection's check a minute later. The announcement is at
+// most once: a connection that misses it narrows at that check.
+func (s *Service) StatementStored(ctx context.Context, caseID string) {
+	if err := s.broker.Publish(context.WithoutCancel(ctx), CaseTopic(caseID), statementStored); err != nil {
+		log := s.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "membership statement: open connections could not be told; they re-check within a minute",
+			slog.String("case", caseID), slog.String("error", err.Error()))
+	}
+}
+
+// SeatsChanged reports whether data, an announcement on a case's topic
+// (CaseTopic), is StatementStored's: whoever hears it forgets the case's
+// cached seats before re-checking anything.
+func SeatsChanged(data []byte) bool { return bytes.Equal(data, statementStored) }
 
 // DisposalBegun tells every node's open connections to case caseID that
 // retention has fenced it (cases.BeginDisposal): each drops its cached

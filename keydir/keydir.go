@@ -1026,6 +1026,10 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	// (cases.Service.Admission: an admission opens the case's content to
 	// the mediator it names without waiting for the cache to expire).
 	s.cfg.Cases.ForgetSeats(caseID)
+	// And every node's, and the open connections' cached rights: a
+	// statement that no longer seats a co-mediator ends their rooms at
+	// once (web TestStatementUnseatingClosesRoomsAtOnce).
+	s.cfg.Caucus.StatementStored(ctx, caseID)
 	p, groups, err := s.prove(ctx, since, []*stored{saved})
 	if err != nil {
 		return nil, err

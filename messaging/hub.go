@@ -214,6 +214,16 @@ func (s *Service) Subscribe(ctx context.Context, room Room, user, conn string, f
 			return r.sub, nil
 		}
 		s.announce(ctx, room.ID, user, true)
+		// Dropped as too slow (or closed) between that look and the
+		// announcement: its leave may have announced here:false before
+		// this here:true. Deciding the leave again announces it after
+		// (if no other connection of theirs keeps them here).
+		h.mu.Lock()
+		ended = r.sub.ended
+		h.mu.Unlock()
+		if ended {
+			h.leave(ctx, r.sub)
+		}
 		return r.sub, nil
 	}
 	return nil, fmt.Errorf("room %s: its hub kept closing", room.Name)

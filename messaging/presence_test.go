@@ -2,6 +2,8 @@ package messaging
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -311,5 +313,94 @@ func TestPresenceLeaveDespiteOwnStaleEntry(t *testing.T) {
 	tab2.Unsubscribe(t.Context())
 	if !pollUntil(func() bool { got := watcher.presenceOf("ada"); return len(got) > 0 && !got[len(got)-1] }) {
 		t.Fatalf("after both her connections closed, the room was told %v about ada; want here:false last", watcher.presenceOf("ada"))
+	}
+}
+
+// dropAtJoin is a Broker (the in-process one beneath) that, when the room
+// is first told user joined, first has their subscription dropped as too
+// slow (their sink takes nothing more and a message is published) and
+// waits until that drop's leave has announced here:false: the drop falls
+// between Subscribe's look at whether the subscription ended and its
+// here:true.
+type dropAtJoin struct {
+	Broker
+	s    *Service
+	room string
+	user string
+	sink *sink
+	once sync.Once
+	left chan struct{}
+	err  chan error
+}
+
+func (b *dropAtJoin) Publish(ctx context.Context, topic string, data []byte) error {
+	var ev presenceEvent
+	if topic == presenceTopic(b.room) && json.Unmarshal(data, &ev) == nil && ev.User == b.user {
+		if !ev.Here {
+			select {
+			case b.left <- struct{}{}:
+			default:
+			}
+		} else {
+			b.once.Do(func() {
+				b.sink.mu.Lock()
+				b.sink.cap = len(b.sink.frames)
+				b.sink.mu.Unlock()
+				_, err := b.s.Publish(ctx, b.room, Message{ID: "m1", From: "watcher", Body: []byte("x")})
+				if err == nil {
+					select {
+					case <-b.left:
+					case <-time.After(10 * time.Second):
+						err = errors.New("the drop's leave announced nothing within 10 s")
+					}
+				}
+				b.err <- err
+			})
+		}
+	}
+	return b.Broker.Publish(ctx, topic, data)
+}
+
+// TestPresenceDropDuringJoinLeavesLast: a subscription dropped as too
+// slow after Subscribe looked at whether it ended, but before its
+// here:true went out, has its leave's here:false announced before that
+// here:true. Subscribe looks again after announcing and decides the leave
+// again, so the room is told here:false last. Before, it showed the user
+// present while gone (review 395).
+func TestPresenceDropDuringJoinLeavesLast(t *testing.T) {
+	room := Room{ID: fmt.Sprintf("c_drop%d/joint", time.Now().UnixNano()), Name: "joint"}
+	slow := &sink{}
+	b := &dropAtJoin{Broker: NewMemory(), room: room.ID, user: "ada", sink: slow, left: make(chan struct{}, 1), err: make(chan error, 1)}
+	s := NewService(NewLog(stores(t)["dir"](t)), b, Options{})
+	defer s.Close()
+	b.s = s
+	watcher := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "watcher", "w1", nil, watcher); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subscribe(t.Context(), room, "ada", "ada-1", nil, slow); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-b.err; err != nil {
+		t.Fatal(err)
+	}
+	if !slow.overflow.Load() && !pollUntil(slow.overflow.Load) {
+		t.Fatal("ada's subscription was never dropped")
+	}
+	// A marker's leaving, announced after Subscribe returned, bounds what
+	// it could still announce.
+	m, err := s.Subscribe(t.Context(), room, "marker", "m1", nil, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Unsubscribe(t.Context())
+	if !pollUntil(func() bool { got := watcher.presenceOf("marker"); return len(got) >= 2 && !got[len(got)-1] }) {
+		t.Fatal("the marker's leaving never arrived")
+	}
+	if got := watcher.presenceOf("ada"); len(got) == 0 || got[len(got)-1] {
+		t.Fatalf("ada was dropped while joining, and the room was told %v; want here:false last", got)
+	}
+	if users, err := s.broker.Presence(t.Context(), room.ID); err != nil || slices.Contains(users, "ada") {
+		t.Fatalf("presence after the drop: %v %v; want ada gone", users, err)
 	}
 }

@@ -161,7 +161,14 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 			}
 			return false, err
 		},
-		Fence: func(kick func()) func() { return a.fences.add(caseID, kick) }}
+		Fence: func(kick func()) func() { return a.fences.add(caseID, kick) },
+		// A statement stored on any node: this node's cached seats go
+		// before the connection re-checks its rooms with them.
+		Heard: func(data []byte) {
+			if caucus.SeatsChanged(data) {
+				a.cases.ForgetSeats(caseID)
+			}
+		}}
 	if floorFeed != nil {
 		opts.Floor, opts.FloorConcerns = floorFeed.frame, floorFeed.concerns
 	}

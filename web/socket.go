@@ -44,6 +44,10 @@ const (
 	writeWait    = 10 * time.Second
 	pongWait     = 45 * time.Second
 	pingInterval = 20 * time.Second
+	// closeWait is what a connection's close frame gets when the server
+	// shuts down: a client that reads slowly holds the node's shutdown
+	// no longer than that.
+	closeWait = time.Second
 	// DefaultSendQueue is how many frames may wait for a slow client
 	// before it is disconnected with api.CloseTooSlow.
 	DefaultSendQueue = 1024
@@ -88,6 +92,9 @@ type socketOptions struct {
 	// QueueBytes bounds the bytes of the send queue and the frames being
 	// written (default DefaultSendQueueBytes).
 	QueueBytes int
+	// Heard, if set, is called with each announcement on Watch before
+	// the connection acts on it (a broker callback: it must not block).
+	Heard func(data []byte)
 	// SessionTopics are the broker topics announcing that the
 	// connection's session may have ended (its sign-out, a revocation of
 	// all its account's sessions); Session says whether it is still
@@ -232,7 +239,7 @@ type socket struct {
 	// took last (taken), which it is writing until it next takes work; at
 	// most opts.QueueBytes, or one frame's.
 	qbytes, taken int
-	// pending is the writer's other work (wantPing, wantShutdown);
+	// pending is the writer's other work (wantPing);
 	// checks is the checker's (checkWork flags: checks raised by
 	// announcements, timers and subscribes).
 	pending, checks uint8
@@ -403,7 +410,15 @@ func (c *socket) open() {
 	// On the server's context, not the connection's own (close stops it
 	// before it cancels that one): registered there it costs the
 	// connection's context no map of children of its own.
-	c.stopShutdown = context.AfterFunc(parent, func() { c.kick(wantShutdown) })
+	// The callback closes the connection itself (it runs on a goroutine
+	// of its own), rather than asking the writer, which looks at its work
+	// only between batches: a slow client's batch (up to 16 MiB, each
+	// frame with its own writeWait) kept the node's shutdown waiting for
+	// minutes. Its close frame gets closeWait, and a write in progress is
+	// cut then (TestShutdownCutsASlowClientsBatch).
+	c.stopShutdown = context.AfterFunc(parent, func() {
+		c.shutdownWithin(websocket.CloseGoingAway, "server shutting down", closeWait)
+	})
 	// The starting floor view is recorded before any announcement can
 	// ask for a change to it.
 	if opts.Floor != nil {
@@ -415,6 +430,9 @@ func (c *socket) open() {
 	// each.
 	if opts.Watch != "" {
 		c.unwatch = append(c.unwatch, c.s.Watch(opts.Watch, func(data []byte) {
+			if opts.Heard != nil {
+				opts.Heard(data)
+			}
 			// A floor change needs no access re-check; a membership
 			// change may change what the floor frame shows too.
 			var want uint8
@@ -514,7 +532,6 @@ const (
 	wantSession                      // the session may have ended (announced)
 	wantFallback                     // the fallback timer: check the session and the rooms unannounced
 	wantPing                         // time for a ping
-	wantShutdown                     // the server is shutting down
 )
 
 // checkWork is the work that reads the store: the checker's, never the
@@ -935,7 +952,14 @@ func (c *socket) Overflow() { c.shutdown(api.CloseTooSlow, "fell behind; reconne
 
 // shutdown sends a close frame (once) and closes the socket, which ends
 // the reader.
-func (c *socket) shutdown(code int, reason string) {
+func (c *socket) shutdown(code int, reason string) { c.shutdownWithin(code, reason, writeWait) }
+
+// shutdownWithin is shutdown with wait for the close frame: it waits for
+// the writer's frame in progress (gorilla's write lock) and then goes
+// out, both within wait. A write still in progress then (a slow client's
+// frame) is cut: the connection's deadline is moved to the close's, and
+// the writer takes no further frame once the connection is closed.
+func (c *socket) shutdownWithin(code int, reason string, wait time.Duration) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -944,7 +968,11 @@ func (c *socket) shutdown(code int, reason string) {
 	c.closed = true
 	close(c.done)
 	c.mu.Unlock()
-	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
+	deadline := time.Now().Add(wait)
+	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+	// Also bounds what Close writes out first (a burst held with the
+	// close frame in it, coalesce.go).
+	c.ws.NetConn().SetWriteDeadline(deadline)
 	c.ws.Close()
 }
 
@@ -993,10 +1021,6 @@ func (c *socket) writer() {
 			continue
 		}
 		final = false
-		if want&wantShutdown != 0 {
-			c.shutdown(websocket.CloseGoingAway, "server shutting down")
-			return
-		}
 		if !c.writeFrames(frames) {
 			c.shutdown(websocket.CloseAbnormalClosure, "")
 			return
@@ -1033,6 +1057,16 @@ func (c *socket) writeFrames(frames [][]byte) bool {
 		hold = false
 	}
 	for _, f := range frames {
+		select {
+		case <-c.done:
+			// Closed (shutdownWithin): the rest of the batch is not
+			// written.
+			if hold {
+				h.releaseWrites()
+			}
+			return false
+		default:
+		}
 		// Each frame gets writeWait, as each write of a held burst does
 		// (it goes out under the deadline of the frame that filled it).
 		c.ws.SetWriteDeadline(time.Now().Add(writeWait))
