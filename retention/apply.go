@@ -279,7 +279,9 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 	}
 	for j, i := range keyIdx {
 		switch {
-		case errs[j] == nil:
+		case errs[j] == nil, errors.Is(errs[j], vault.ErrErasedHeld):
+			// Its key is gone: crypto-erased, even if a hold placed
+			// while it went keeps its unreadable ciphertext.
 			out[i] = Outcome{Result: OutcomeDestroyed}
 		case errors.Is(errs[j], objstore.ErrHeld):
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"hold placed since planning"}}
@@ -326,6 +328,8 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 		switch {
 		case merrs[j] == nil:
 			out[i] = Outcome{Result: OutcomeDestroyed}
+		case errors.Is(merrs[j], errCaseHeldNow):
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"case hold"}}
 		case errors.Is(merrs[j], objstore.ErrHeld):
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}
 		default:
@@ -356,23 +360,21 @@ func prefixAll(p string, l []string) []string {
 	return out
 }
 
-// destroyCaseKeys destroys the case key of every case of the plan of
-// which no document remains (a held case, or one with documents not yet
-// due, keeps its key).
+// destroyCaseKeys destroys the case key of every case whose case record
+// the plan destroyed and of which no document remains (a held case keeps
+// its key: DestroyCaseKeys reads its hold again). Only those: a case that
+// still stands takes uploads, and an upload loads the case key when it
+// starts — one that started before the key went would be answered success
+// and be unreadable for good. A case whose record went was fenced first
+// (cases.BeginDisposal), which refuses every upload and takes back one
+// that was under way; no upload lands after that. A case that lives on
+// keeps its key until a plan disposes of its record: the documents
+// destroyed meanwhile are crypto-erased by their own data keys, which are
+// gone in every stored version.
 func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p Plan) error {
-	var caseIDs []string
-	seen := map[string]bool{}
-	for n := range p.Pages {
-		items, err := s.loadPage(ctx, p.ID, n)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if !seen[it.Case] {
-				seen[it.Case] = true
-				caseIDs = append(caseIDs, it.Case)
-			}
-		}
+	caseIDs, err := s.planDestroyedCases(ctx, p)
+	if err != nil {
+		return err
 	}
 	_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, caseIDs, map[string]string{"plan": p.ID}, s.parallel)
 	return errors.Join(errs...)

@@ -41,6 +41,11 @@ import (
 // ErrHeld: the document or its case is under legal hold.
 var ErrHeld = objstore.ErrHeld
 
+// ErrErasedHeld: the version's key was destroyed (it is crypto-erased),
+// but a hold placed while it was being destroyed keeps its ciphertext
+// (Dispose).
+var ErrErasedHeld = errors.New("its key is destroyed; a hold placed meanwhile keeps its unreadable ciphertext")
+
 // VersionRef names one version of a document.
 type VersionRef struct {
 	Case    string
