@@ -293,11 +293,11 @@ func (s *keyUploadRaceStore) List(ctx context.Context, prefix string, fn func(ob
 	return s.Store.List(ctx, prefix, fn)
 }
 
-// A case whose documents are all due but whose case record is not keeps
-// its case key: it is not fenced and still takes uploads, and one racing
-// the case-keys step was answered success and unreadable for good.
-// Only the cases whose record the plan destroyed (fenced first) lose
-// their key.
+// A case whose documents are all due but whose case record is not loses
+// its case key, but it is not fenced by the plan and still takes uploads:
+// one that raced the case-keys step was answered success and unreadable
+// for good. The step fences such a case for its look and the key's
+// destruction: an upload either is refused or keeps the key.
 func TestUploadDuringCaseKeyStep(t *testing.T) {
 	onEachStore(t, func(t *testing.T, inner objstore.Store) {
 		st := &keyUploadRaceStore{Store: inner}
@@ -326,8 +326,11 @@ func TestUploadDuringCaseKeyStep(t *testing.T) {
 		if err != nil || !pr.Done {
 			t.Fatalf("apply: done %v, %v", pr.Done, err)
 		}
+		if !st.fired.Load() || len(uploaded) != 1 {
+			t.Fatalf("the race was not set up: fired %v, uploaded %d", st.fired.Load(), len(uploaded))
+		}
 		if _, err := kms.LoadOrCreateKey(ctx, readOnly{inner}, e.mk, kms.CaseKeyPrefix+tc.id, kms.CaseKeyLabel(tc.id)); err != nil {
-			t.Fatalf("the case key of a case that stands was destroyed: %v", err)
+			t.Fatalf("the case key, under which a document was uploaded during the step, was destroyed: %v", err)
 		}
 		d, err := upload("after.pdf")
 		if err != nil {
