@@ -279,7 +279,9 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 	}
 	for j, i := range keyIdx {
 		switch {
-		case errs[j] == nil:
+		case errs[j] == nil, errors.Is(errs[j], vault.ErrErasedHeld):
+			// Its key is gone: crypto-erased, even if a hold placed
+			// while it went keeps its unreadable ciphertext.
 			out[i] = Outcome{Result: OutcomeDestroyed}
 		case errors.Is(errs[j], objstore.ErrHeld):
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"hold placed since planning"}}
@@ -326,6 +328,8 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 		switch {
 		case merrs[j] == nil:
 			out[i] = Outcome{Result: OutcomeDestroyed}
+		case errors.Is(merrs[j], errCaseHeldNow):
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"case hold"}}
 		case errors.Is(merrs[j], objstore.ErrHeld):
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}
 		default:
@@ -358,9 +362,26 @@ func prefixAll(p string, l []string) []string {
 
 // destroyCaseKeys destroys the case key of every case of the plan of
 // which no document remains (a held case, or one with documents not yet
-// due, keeps its key).
+// due, keeps its key). A case the plan destroyed is gone: nothing can be
+// uploaded to it. One that stands still takes uploads, and an upload
+// loads the case key as it starts, so one racing the key's destruction
+// would be answered success and be unreadable for good: such a case is
+// fenced (cases.BeginDisposal) for the look at its documents and the
+// destruction, and its fence lifted after. An upload reads the fence
+// again once its version is staged, before the record that lists it;
+// the look after fencing counts staged versions too (vault
+// DestroyCaseKeys), so either the upload is refused or its version keeps
+// the key.
 func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p Plan) error {
-	var caseIDs []string
+	gone, err := s.planDestroyedCases(ctx, p)
+	if err != nil {
+		return err
+	}
+	isGone := map[string]bool{}
+	for _, id := range gone {
+		isGone[id] = true
+	}
+	var standing []string
 	seen := map[string]bool{}
 	for n := range p.Pages {
 		items, err := s.loadPage(ctx, p.ID, n)
@@ -368,14 +389,40 @@ func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p 
 			return err
 		}
 		for _, it := range items {
-			if !seen[it.Case] {
+			if !seen[it.Case] && !isGone[it.Case] {
 				seen[it.Case] = true
-				caseIDs = append(caseIDs, it.Case)
+				standing = append(standing, it.Case)
 			}
 		}
 	}
-	_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, caseIDs, map[string]string{"plan": p.ID}, s.parallel)
-	return errors.Join(errs...)
+	attrs := map[string]string{"plan": p.ID}
+	_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, gone, attrs, s.parallel)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, id := range standing {
+		// A look unfenced first: most standing cases keep documents.
+		due, err := s.vault.CaseKeyDue(ctx, id)
+		if err != nil {
+			return fmt.Errorf("case %s: %w", id, err)
+		}
+		if !due {
+			continue
+		}
+		if _, err := s.cases.BeginDisposal(ctx, id, p.ID); errors.Is(err, cases.ErrDisposalUnderWay) || errors.Is(err, fault.ErrNotFound) {
+			continue // another plan's disposal, or gone: not this plan's to do
+		} else if err != nil {
+			return fmt.Errorf("case %s: %w", id, err)
+		}
+		_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, []string{id}, attrs, 1)
+		if err := s.cases.EndDisposal(ctx, id, p.ID); err != nil {
+			return errors.Join(errs[0], fmt.Errorf("case %s: lifting the fence after its case key: %w", id, err))
+		}
+		if errs[0] != nil {
+			return fmt.Errorf("case %s: %w", id, errs[0])
+		}
+	}
+	return nil
 }
 
 // clearFenceMarks deletes the fence markers left without a fence by a

@@ -28,8 +28,12 @@
 //   - Legal holds (holds.go): placed and released, with a reason and an
 //     authority (the court order, the complaint), on a case or on one
 //     document. A hold takes effect twice: in the records, which disposal
-//     reads again right before any key is destroyed, and as the object
-//     store's legal hold on every stored version of what it covers — and
+//     reads again right before any key or message batch is destroyed,
+//     and as the object store's legal hold on every stored version of
+//     what it covers (for a case hold, set before the vault's record of
+//     it and again after, so a disposal that read no hold either meets
+//     the storage hold or is found to have overtaken the placement,
+//     which then says so: hold.place.overtaken) — and
 //     of the hold's own record and, for a case hold, the case record
 //     (holdRecords) — so the bucket itself refuses to delete it, and a
 //     disposal already past its hold check pauses there. A release clears
@@ -47,7 +51,8 @@
 //     Applying it runs, page by page, the vault's cryptographic erase
 //     (NIST SP 800-88): first each version's data key, then every stored
 //     version of its ciphertext and of its record, then — once nothing of
-//     the case remains — the case key; and the message history's every
+//     the case remains and its case record is destroyed — the case key;
+//     and the message history's every
 //     stored batch. Every step is idempotent and checks the one before, so
 //     an apply stopped anywhere (a crash, Ctrl-C) leaves nothing readable
 //     that was meant to be gone, and running it again finishes the job.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -171,15 +172,44 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
 		}
 	}
+	// A case hold: the message history is held before the vault's
+	// case-hold record is written and again after it, as SetCaseHold
+	// holds the documents (before the record, the record, again): an
+	// apply reads that record again right before it deletes keys or
+	// batches, so whatever it deletes after the record is written was
+	// either held by the first pass (the delete is refused) or deleted
+	// since that pass listed it — overtaken, and said so below.
+	var overtaken overtakenCount
 	if n.Doc == "" {
-		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, true); err != nil {
+		m, err := s.holdMessages(ctx, c.ID, true)
+		if err != nil {
+			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on the message history failed (release and place it again): %w", h.ID, err)
+		}
+		overtaken.batches += m
+		var ov *vault.OvertakenError
+		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, true); errors.As(err, &ov) {
+			overtaken.versions += len(ov.Versions)
+		} else if err != nil {
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
 		}
 		if _, err := holdAllVersions(ctx, s.store, vault.CaseHoldKey(c.ID), true); err != nil {
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
 		}
-		if err := s.holdMessages(ctx, c.ID, true); err != nil {
+		m, err = s.holdMessages(ctx, c.ID, true)
+		if err != nil {
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on the message history failed (release and place it again): %w", h.ID, err)
+		}
+		overtaken.batches += m
+	}
+	if overtaken.any() {
+		// The hold stands on what remains; what a disposal destroyed
+		// while it was being placed is said, in the log and to the
+		// caller, rather than answered as held.
+		oev := audit.Event{Type: "hold.place.overtaken", Actor: actor.ID, Case: c.ID, Objects: []string{h.ID},
+			Attrs: map[string]string{"scope": h.Scope(), "versions": strconv.Itoa(overtaken.versions), "batches": strconv.Itoa(overtaken.batches)}}
+		if err := s.record(ctx, oev); err != nil {
+			s.logger.WarnContext(ctx, "retention: a case hold was placed as a disposal destroyed some of the case, and that could not be audited",
+				"case", c.ID, "hold", h.ID, "versions", overtaken.versions, "batches", overtaken.batches, "err", err)
 		}
 	}
 	// Listed once recorded, the hold may have been released meanwhile:
@@ -192,6 +222,9 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		return Hold{}, fmt.Errorf("hold %s is placed, but reading it back to check it was not released meanwhile failed (list the holds; if it was released, place and release a hold on the same records): %w", h.ID, err)
 	}
 	if got.Active() {
+		if overtaken.any() {
+			return h, overtaken.err()
+		}
 		return h, nil
 	}
 	if err := s.clearHeld(ctx, actor, got, causeReleasedWhilePlaced); err != nil {
@@ -399,7 +432,11 @@ func (s *Service) caseStorageHold(ctx context.Context, actorID, caseID string, o
 		return err
 	}
 	if on {
-		if err := s.vault.SetCaseHold(ctx, actorID, caseID, true); err != nil {
+		// A disposal that overtook part of this is no reason to stop
+		// setting the rest (the case is held again: its record is
+		// written).
+		var ov *vault.OvertakenError
+		if err := s.vault.SetCaseHold(ctx, actorID, caseID, true); err != nil && !errors.As(err, &ov) {
 			return err
 		}
 	}
@@ -411,7 +448,21 @@ func (s *Service) caseStorageHold(ctx context.Context, actorID, caseID string, o
 			return err
 		}
 	}
-	return s.holdMessages(ctx, caseID, on)
+	_, err := s.holdMessages(ctx, caseID, on)
+	return err
+}
+
+// overtakenCount is what a disposal destroyed while a case hold was
+// being placed: document versions (their keys or ciphertext) and
+// message batches.
+type overtakenCount struct{ versions, batches int }
+
+func (o overtakenCount) any() bool { return o.versions > 0 || o.batches > 0 }
+
+// err is PlaceHold's answer then: the hold stands, on what remains.
+func (o overtakenCount) err() error {
+	return fmt.Errorf("the hold is placed and keeps what remains of this case, but a retention disposal destroyed %d document version(s) and %d stored message batch(es) of it while the hold was being placed: %w",
+		o.versions, o.batches, fault.ErrConflict)
 }
 
 // errCaseGoneWhilePlacing and errHoldGoneWhilePlacing are what placing

@@ -56,26 +56,67 @@ func (s *Service) eachStoredBatch(ctx context.Context, caseID string, newestFirs
 }
 
 // holdMessages sets or clears the storage hold on every stored version of
-// a case's message history.
-func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) error {
-	return s.eachStoredBatch(ctx, caseID, false, func(key string, v objstore.Version) error {
-		if v.DeleteMarker {
-			return nil
+// a case's message history. Setting, it returns how many batches it
+// listed were deleted before their storage hold was set (a batch is
+// deleted only by a disposal: deleteMessages), each counted once.
+func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) (overtaken int, err error) {
+	keys, _, err := s.messageHistory(ctx, caseID)
+	if err != nil {
+		return 0, err
+	}
+	for _, key := range keys {
+		versions, err := s.store.Versions(ctx, key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			if on {
+				overtaken++
+			}
+			continue
 		}
-		if err := s.store.SetLegalHold(ctx, key, v.VersionID, on); err != nil {
-			return fmt.Errorf("legal hold on %s: %w", key, err)
+		if err != nil {
+			return overtaken, err
 		}
-		return nil
-	})
+		gone := false
+		for _, v := range versions {
+			if v.DeleteMarker {
+				continue
+			}
+			err := s.store.SetLegalHold(ctx, key, v.VersionID, on)
+			if errors.Is(err, objstore.ErrNotFound) {
+				gone = true
+				continue
+			}
+			if err != nil {
+				return overtaken, fmt.Errorf("legal hold on %s: %w", key, err)
+			}
+		}
+		if gone && on {
+			overtaken++
+		}
+	}
+	return overtaken, nil
 }
 
+// errCaseHeldNow: deleteMessages found the case held when it read its
+// hold again, right before deleting.
+var errCaseHeldNow = fmt.Errorf("under legal hold: %w", objstore.ErrHeld)
+
 // deleteMessages deletes every stored version of every batch of a case's
-// message history. A held batch stops it with objstore.ErrHeld.
+// message history, unless the case is held now. A held case or batch
+// stops it with objstore.ErrHeld.
 func (s *Service) deleteMessages(ctx context.Context, caseID string) error {
 	// First end the history, so that messages still in a node's journal
 	// are never written back after the deletion.
 	if err := messaging.EndHistory(ctx, s.store, caseID); err != nil {
 		return fmt.Errorf("end message history: %w", err)
+	}
+	// The case hold read again, right before the batches go: a case
+	// hold written from now on finds every batch deleted below still
+	// there in its first pass over the history (PlaceHold; held: the
+	// delete is refused) or deleted since it listed it (overtaken).
+	if held, err := s.vault.CaseHeld(ctx, caseID); err != nil {
+		return err
+	} else if held {
+		return fmt.Errorf("case %s: %w", caseID, errCaseHeldNow)
 	}
 	return s.eachStoredBatch(ctx, caseID, true, func(key string, v objstore.Version) error {
 		if err := s.store.Delete(ctx, key, v.VersionID); err != nil {

@@ -92,8 +92,9 @@ var excerptTypes = map[string]bool{
 	"retention.transfer": true,
 	// A hold's storage holds set again by a release that had cleared them
 	// (clearUncovered): why a doc.hold or case.hold "on" by the releasing
-	// person follows.
-	"hold.restored": true, "hold.restore.unknown": true,
+	// person follows. And what a case hold placed as a disposal
+	// destroyed some of the case does not keep (hold.place.overtaken).
+	"hold.restored": true, "hold.restore.unknown": true, "hold.place.overtaken": true,
 	"doc.upload": true, "doc.download": true, "doc.share": true, "doc.hold": true,
 	// A side's consent to a share of its own material (and the
 	// mediator's request for it): why a carried document left a caucus.

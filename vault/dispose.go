@@ -41,6 +41,11 @@ import (
 // ErrHeld: the document or its case is under legal hold.
 var ErrHeld = objstore.ErrHeld
 
+// ErrErasedHeld: the version's key was destroyed (it is crypto-erased),
+// but a hold placed while it was being destroyed keeps its ciphertext
+// (Dispose).
+var ErrErasedHeld = errors.New("its key is destroyed; a hold placed meanwhile keeps its unreadable ciphertext")
+
 // VersionRef names one version of a document.
 type VersionRef struct {
 	Case    string
@@ -428,15 +433,30 @@ func (s *Service) DestroyCaseKeys(ctx context.Context, actorID string, caseIDs [
 	return isGone, errs
 }
 
+// CaseKeyDue reports whether DestroyCaseKey would destroy a case's key
+// now.
+func (s *Service) CaseKeyDue(ctx context.Context, caseID string) (bool, error) {
+	due, _, err := s.caseKeyDue(ctx, caseID)
+	return due, err
+}
+
 // caseKeyDue reports whether a case's key is to be destroyed now (no hold,
-// no document left, key still stored) and whether it is gone already.
+// no document left, no version staged, key still stored) and whether it
+// is gone already. The version records are listed too: a version staged
+// by an upload whose document record is not written yet keeps the key
+// (retention fences a case that stands before it looks: such an upload
+// read no fence after staging, so its version is listed here).
 func (s *Service) caseKeyDue(ctx context.Context, caseID string) (due, isGone bool, err error) {
 	held, err := s.CaseHeld(ctx, caseID)
 	if err != nil || held {
 		return false, false, err
 	}
 	remaining := 0
-	if err := s.meta.List(ctx, docPrefix(caseID), func(string) error { remaining++; return nil }); err != nil {
+	count := func(string) error { remaining++; return nil }
+	if err := s.store.List(ctx, "vault/"+caseID+"/versions/", func(objstore.Info) error { return count("") }); err != nil {
+		return false, false, err
+	}
+	if err := s.meta.List(ctx, docPrefix(caseID), count); err != nil {
 		return false, false, err
 	}
 	if remaining > 0 {

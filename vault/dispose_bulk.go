@@ -20,13 +20,20 @@ import (
 //  1. keys: the document records are read (a document or case under hold
 //     is refused with ErrHeld), the audit entries appended (keyEvents),
 //     then every stored version of every version record — the wrapped
-//     data keys — deleted. A hold placed since the records were read is
-//     refused by the store itself: a hold reaches the objects first.
+//     data keys — deleted, the case holds read again first. A hold
+//     placed since then is refused by the store itself (a hold reaches
+//     the objects before its record) or finds, in its first pass, the
+//     versions deleted since it listed them, and says so (SetCaseHold).
 //  2. ciphertext: every stored version of the ciphertext of each version
 //     whose key is now gone.
 //  3. records: every stored version of the record of each document none
 //     of whose versions remains; a document keeping versions (not due)
 //     has the disposed ones marked erased instead.
+//
+// The case holds are read again right before the keys are deleted. A
+// version whose key was deleted and whose ciphertext a hold placed
+// meanwhile then kept is answered ErrErasedHeld (crypto-erased, its
+// record marked erased), never ErrHeld.
 //
 // step, if not nil, is called after each step with its name ("keys",
 // "ciphertext", "records"); an error from it stops Dispose there, as a
@@ -85,6 +92,23 @@ func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef
 	if err != nil {
 		return errs, err
 	}
+	// The case holds read again, right before the keys go: a case hold
+	// whose record is written from now on finds, in its first storage
+	// pass (SetCaseHold), every version deleted below either still there
+	// (and held: the delete is refused) or deleted since it listed it
+	// (overtaken: its placement says so).
+	workers.Run(len(caseIDs), parallel, func(i int) { caseHeld[i], caseErrs[i] = s.CaseHeld(ctx, caseIDs[i]) })
+	if err := errors.Join(caseErrs...); err != nil {
+		return errs, err
+	}
+	for i, id := range caseIDs {
+		held[id] = caseHeld[i]
+	}
+	for i, r := range refs {
+		if errs[i] == nil && held[r.Case] {
+			errs[i] = fmt.Errorf("case %s is under legal hold: %w", r.Case, ErrHeld)
+		}
+	}
 	var due []VersionRef
 	for i, r := range refs {
 		if errs[i] == nil && len(keys[versionKey(r.Case, r.Doc, r.Version)]) > 0 {
@@ -97,6 +121,10 @@ func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef
 		}
 	}
 	s.deleteFor(ctx, refs, errs, keys, func(r VersionRef) string { return versionKey(r.Case, r.Doc, r.Version) })
+	keyGone := make([]bool, len(refs))
+	for i := range refs {
+		keyGone[i] = errs[i] == nil
+	}
 	if err := callStep(step, "keys"); err != nil {
 		return errs, err
 	}
@@ -107,6 +135,14 @@ func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef
 		return errs, err
 	}
 	s.deleteFor(ctx, refs, errs, texts, func(r VersionRef) string { return objectKey(r.Case, r.Doc, r.Version) })
+	// A version whose key is gone is crypto-erased, whatever keeps its
+	// ciphertext: a hold placed while its key was being deleted
+	// (SetCaseHold says it was overtaken) is not a reason to call it kept.
+	for i, r := range refs {
+		if keyGone[i] && errors.Is(errs[i], objstore.ErrHeld) {
+			errs[i] = fmt.Errorf("document %s version %d: %w", r.Doc, r.Version, ErrErasedHeld)
+		}
+	}
 	if err := callStep(step, "ciphertext"); err != nil {
 		return errs, err
 	}
@@ -122,7 +158,15 @@ func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef
 		d := docs[j]
 		disposed := map[string]bool{}
 		var versions []int
+		erasedHeld := false
 		for _, i := range d.idx {
+			if errors.Is(errs[i], ErrErasedHeld) {
+				// Marked erased; its ciphertext, held, keeps the
+				// record.
+				erasedHeld = true
+				versions = append(versions, refs[i].Version)
+				continue
+			}
 			if errs[i] != nil {
 				return // kept or failed: the record stays as it is
 			}
@@ -130,7 +174,7 @@ func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef
 			disposed[objectKey(d.caseID, d.docID, refs[i].Version)] = true
 			versions = append(versions, refs[i].Version)
 		}
-		if !remains(keys, "vault/"+d.caseID+"/versions/"+d.docID+"/", disposed) &&
+		if !erasedHeld && !remains(keys, "vault/"+d.caseID+"/versions/"+d.docID+"/", disposed) &&
 			!remains(texts, "docs/"+d.caseID+"/"+d.docID+"/", disposed) {
 			// Its share requests go before its record: a failure here
 			// keeps the record, and a rerun finds the document whole.

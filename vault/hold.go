@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
@@ -298,6 +300,8 @@ func (s *Service) CaseHeld(ctx context.Context, caseID string) (bool, error) {
 // reason. Releasing keeps the storage holds of documents that have a hold
 // of their own, including one placed while the release runs
 // (releaseDocument reads each document again after clearing it).
+// Placing answers *OvertakenError (the hold stands) if a disposal deleted
+// some of the documents' stored versions while it ran.
 func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bool) error {
 	// Audited first; case.hold.failed corrects it if the record does not
 	// change. After the record the hold (or release) stands.
@@ -312,18 +316,37 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 		return fmt.Errorf("audit: %w", err)
 	}
 	if on {
-		// The record first, so that uploads from now on are held too
-		// and no key is destroyed while the objects are being held.
+		// The storage holds first, then the record, then the storage
+		// holds again (as SetHold does): a disposal re-reads the record
+		// right before each delete (Dispose), so one that deletes a
+		// version after this record is written read it before, and
+		// either its delete meets the storage hold the first pass set,
+		// or the first pass found the version deleted since it listed
+		// it (overtaken), or it deleted the version before the first
+		// pass listed it — before the record, so before the hold stood.
+		// The second pass holds what was staged meanwhile (holdStored).
+		first, err := s.holdStored(ctx, caseID)
+		if err != nil {
+			// The record was not touched: the change is known absent.
+			s.settle(ctx, ev, "case.hold", err, nil)
+			return err
+		}
 		if _, err := s.meta.Create(ctx, caseHoldKey(caseID), caseHold{By: actorID, At: s.now().UTC()}); err != nil && !errors.Is(err, metastore.ErrExists) {
 			s.settle(ctx, ev, "case.hold", err, held)
 			return err
 		}
-	} else if err := s.meta.Delete(ctx, caseHoldKey(caseID)); err != nil {
+		second, err := s.holdStored(ctx, caseID)
+		if err != nil {
+			return err
+		}
+		if gone := append(first, second...); len(gone) > 0 {
+			return &OvertakenError{Case: caseID, Versions: gone}
+		}
+		return nil
+	}
+	if err := s.meta.Delete(ctx, caseHoldKey(caseID)); err != nil {
 		s.settle(ctx, ev, "case.hold", err, held)
 		return err
-	}
-	if on {
-		return s.holdStored(ctx, caseID)
 	}
 	return s.eachDocument(ctx, caseID, func(d *docRecord) error {
 		switch {
@@ -337,6 +360,22 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 	})
 }
 
+// OvertakenError is what SetCaseHold answers when a disposal deleted
+// stored versions of the case's documents (their keys or ciphertext)
+// while the hold was being placed: the hold stands on what remains, but
+// not on those. Versions names them (document and version number).
+type OvertakenError struct {
+	Case     string
+	Versions []VersionRef
+}
+
+func (e *OvertakenError) Error() string {
+	return fmt.Sprintf("a disposal destroyed %d document version(s) of case %s while its hold was being placed", len(e.Versions), e.Case)
+}
+
+// Unwrap: the hold stands, but not on everything it was asked for.
+func (e *OvertakenError) Unwrap() error { return fault.ErrConflict }
+
 // holdStored sets the storage hold of every stored version of every
 // version record and ciphertext object of a case: those its documents
 // list, and those staged by an upload whose document record change is
@@ -344,12 +383,20 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 // this pass, and must not land unheld. An upload reads the case hold
 // after it staged its version (and holds the version itself if it sees
 // the hold) and before it writes the record that lists it; SetCaseHold
-// writes its record before this pass. So either the upload sees the hold
-// or its staged objects are here to be held, whenever its record lands.
+// writes its record before its second pass. So either the upload sees
+// the hold or its staged objects are here to be held, whenever its
+// record lands.
+//
+// A version deleted between the listing and its storage hold is either
+// an upload's, unstaged (its document record does not list it), or a
+// disposal's: it is returned (overtaken), once per document version,
+// when its document's record lists it or is gone (a document disposed
+// of whole; an upload of a new document taken back reads the same, and
+// is reported too: the safe side).
 //
 // The versions are listed first, then held holdParallel at a time (a
 // case of many documents is held within the PlaceHold request).
-func (s *Service) holdStored(ctx context.Context, caseID string) error {
+func (s *Service) holdStored(ctx context.Context, caseID string) ([]VersionRef, error) {
 	var all []objstore.Version
 	for _, prefix := range []string{"vault/" + caseID + "/versions/", "docs/" + caseID + "/"} {
 		err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
@@ -359,18 +406,72 @@ func (s *Service) holdStored(ctx context.Context, caseID string) error {
 			return nil
 		})
 		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			return err
+			return nil, err
 		}
 	}
 	errs := make([]error, len(all))
+	deleted := make([]bool, len(all))
 	workers.Run(len(all), holdParallel, func(i int) {
 		v := all[i]
 		err := s.store.SetLegalHold(ctx, v.Key, v.VersionID, true)
-		if err != nil && !errors.Is(err, objstore.ErrNotFound) { // not: deleted since the listing (a version unstaged)
+		switch {
+		case errors.Is(err, objstore.ErrNotFound):
+			deleted[i] = true // deleted since the listing
+		case err != nil:
 			errs[i] = fmt.Errorf("legal hold on %s: %w", v.Key, err)
 		}
 	})
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var gone []VersionRef
+	seen := map[VersionRef]bool{}
+	for i, v := range all {
+		if !deleted[i] {
+			continue
+		}
+		ref, ok := storedRef(caseID, v.Key)
+		if !ok || seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		var d docRecord
+		_, err := s.meta.Get(ctx, docKey(caseID, ref.Doc), &d)
+		switch {
+		case errors.Is(err, metastore.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("read back document %s after its version was deleted: %w", ref.Doc, err)
+		default:
+			if _, listed := d.version(ref.Version); !listed {
+				continue // an upload's, unstaged
+			}
+		}
+		gone = append(gone, ref)
+	}
+	return gone, nil
+}
+
+// storedRef names the document version a stored key record
+// (versionKey) or ciphertext object (objectKey) of caseID belongs to.
+func storedRef(caseID, key string) (VersionRef, bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(key, "vault/"+caseID+"/versions/"):
+		rest = strings.TrimPrefix(key, "vault/"+caseID+"/versions/")
+	case strings.HasPrefix(key, "docs/"+caseID+"/"):
+		rest = strings.TrimPrefix(key, "docs/"+caseID+"/")
+	default:
+		return VersionRef{}, false
+	}
+	doc, num, ok := strings.Cut(rest, "/")
+	if !ok {
+		return VersionRef{}, false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return VersionRef{}, false
+	}
+	return VersionRef{Case: caseID, Doc: doc, Version: n}, true
 }
 
 // holdParallel is how many storage holds holdStored sets at a time.
