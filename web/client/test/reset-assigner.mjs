@@ -17,7 +17,8 @@ await run(async () => {
   const row = admin.locator(`tr[data-email="${mediatorEmail}"]`);
   await row.locator("button[data-act=approve-reset]").click();
   await row.locator(".confirm button.primary").click();
-  const status = admin.locator("#people-status.error");
+  // Results and refusals show under the person's row (review 397 M3).
+  const status = admin.locator(`tr[data-email="${mediatorEmail}"] + tr.note-row .row-note.error`);
   await status.waitFor();
   const said = await status.innerText();
   check(said.includes("you proposed or approved assigning Maya Mediator to a case as its mediator") &&
@@ -27,9 +28,9 @@ await run(async () => {
   check(await row.locator("button[data-act=decline-reset]").count() === 1, "declining it is still offered");
   await ask("still-waiting");
   await axeCheck(admin, "People, an approval refused to the assigner");
-  await admin.locator("#people-status").scrollIntoViewIfNeeded();
+  await status.scrollIntoViewIfNeeded();
   await admin.screenshot({ path: shots + "/reset-assigner-refused.png" });
   await admin.setViewportSize({ width: 390, height: 844 });
-  await admin.locator("#people-status").scrollIntoViewIfNeeded();
+  await status.scrollIntoViewIfNeeded();
   await admin.screenshot({ path: shots + "/reset-assigner-refused-phone.png" });
 });

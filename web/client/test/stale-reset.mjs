@@ -26,7 +26,7 @@ await run(async () => {
   // The question has the focus, not the button that acts (UX review 379 H1): Enter does nothing; the button does.
   check(await admin.evaluate(() => document.activeElement?.classList.contains("confirm-q")), "the question, not its button, has the focus");
   await row.locator(".confirm button.primary").click();
-  await admin.locator("#people-status", { hasText: "Asked again" }).waitFor();
+  await admin.locator("tr.note-row .row-note", { hasText: "Asked again" }).waitFor(); // under the row (review 397 M3)
   const after = await row.innerText();
   check(after.includes("waiting for a second administrator to approve the first password (asked for by you)"), "the new request waits, asked for by the second admin: " + after);
   check(await row.locator("button[data-act=withdraw-reset]").count() === 1, "its requester may withdraw it");
