@@ -128,31 +128,55 @@ func (x *E2EE) WaitClaimed(ctx context.Context, id string) (*e2ee.DeviceRecord, 
 	}
 }
 
+// Shared is what CompletePairing handed the new device: how many chains,
+// from how many cases, and the cases left out (the new device reads those
+// only onward).
+type Shared struct {
+	Chains int
+	Cases  int
+	Left   []string
+}
+
+// maxSharedChains bounds one pairing's chains (e2ee.MaxSharedChains; a
+// test lowers it).
+var maxSharedChains = e2ee.MaxSharedChains
+
 // CompletePairing is the old device's step after the person confirmed the
 // safety number: it endorses rec and seals it the chain keys this device
-// holds in the given cases. It returns how many chains it shared.
-func (x *E2EE) CompletePairing(ctx context.Context, id string, rec *e2ee.DeviceRecord, cases []string) (int, error) {
+// holds in the given cases (all of the account's, so that the new device,
+// which counts in every case once linked, reads their earlier messages).
+// A case goes whole or not at all: one whose chains would take the share
+// past e2ee.MaxSharedChains, or whose keys or history could not be checked
+// or read, is left out (Shared.Left), as in the browser.
+func (x *E2EE) CompletePairing(ctx context.Context, id string, rec *e2ee.DeviceRecord, cases []string) (Shared, error) {
 	var chains []e2ee.SharedChain
+	var out Shared
 	for _, c := range cases {
 		cc, err := x.chainsOf(ctx, c)
-		if err != nil {
-			return 0, err
+		if err != nil && ctx.Err() != nil {
+			return out, err
+		}
+		if err != nil || len(chains)+len(cc) > maxSharedChains {
+			out.Left = append(out.Left, c)
+			continue
 		}
 		chains = append(chains, cc...)
+		out.Cases++
 	}
+	out.Chains = len(chains)
 	now := time.Now()
 	end, err := x.Me.Endorse(rec, "", now)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	share, err := x.Me.ShareKeys(rec, chains, now)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	var p api.Pairing
 	err = x.C.Do(ctx, http.MethodPost, "/api/v1/keys/pairings/"+url.PathEscape(id)+"/complete",
 		api.PairingComplete{Endorsement: end, Share: share}, &p)
-	return len(chains), err
+	return out, err
 }
 
 // chainsOf collects every chain key this device was given (or was handed

@@ -124,8 +124,9 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
             (yes as HTMLButtonElement).disabled = true;
             let added = false;
             try {
-              status.textContent = "Adding the device and handing it the keys to this mediation's earlier messages…";
-              const chains = await d.sc.chainsToShare();
+              status.textContent = "Adding the device and handing it the keys to the earlier messages of your mediations…";
+              // Every case of the account, not only this one: once linked, the device counts in all of them.
+              const { chains, cases, left } = await d.sc.chainsOfAccount();
               const endorsement = await E.endorse(d.sc.me, rec, "");
               const share = await E.shareKeys(d.sc.me, rec, chains);
               await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/complete`, { endorsement: b64(endorsement), share: b64(share) });
@@ -134,7 +135,7 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
               // Done with this pairing: another device can be added from here.
               (start as HTMLButtonElement).disabled = false;
               await d.sc.refresh();
-              status.textContent = "Added. Your new device can read this mediation's earlier messages, and everything from now on. The keys went to it encrypted; the service cannot read them.";
+              status.textContent = addedWords(cases, left);
             } catch (e) {
               if (added) {
                 status.textContent = "Added, but this page could not show it yet: reload the page.";
@@ -158,7 +159,7 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
             }
           },
         }, "The numbers match: add the device");
-        const no = h("button", { type: "button", onclick: () => { out.replaceChildren(h("p", {}, "Cancelled: nothing was added. If the numbers differed, tell your mediator.")); (start as HTMLButtonElement).disabled = false; } },
+        const no = h("button", { type: "button", onclick: () => { out.replaceChildren(h("p", { role: "status", id: "pair-cancelled" }, cancelledWords(d.sc.mediator))); (start as HTMLButtonElement).disabled = false; } },
           "They differ: cancel");
         out.replaceChildren(
           h("p", {}, "Compare this number with the one on your new device. Add it only if they are the same:"),
@@ -171,8 +172,29 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
     },
   }, "Add a device");
   return h("div", {},
-    h("p", { class: "note" }, "Use this mediation on another phone or computer too: this device shows a code, the new one enters it, and it receives the keys to what you could read here."),
+    h("p", { class: "note" }, "Use Parley on another phone or computer too: this device shows a code, the new one enters it, and it receives the keys to what you could read here, in each of your mediations."),
     start, out);
+}
+
+/** What the device that showed the code says once the device is added: which mediations it can read from before. */
+export function addedWords(cases: number, left: number): string {
+  const read = cases === 1 ? "the earlier messages of this mediation" : `the earlier messages of your ${cases} mediations`;
+  const rest = left === 0 ? ""
+    : ` ${left === 1 ? "One other mediation's keys" : `The keys of ${left} other mediations`} could not be handed over (this device could not check ${left === 1 ? "it" : "them"} just now, or there were more than one device can hand over): there, the new device reads only what is said from now on.`;
+  return `Added. Your new device can read ${read}, and everything from now on.${rest} The keys went to it encrypted; the service cannot read them.`;
+}
+
+/**
+ * What "They differ: cancel" says. Different numbers mean another device than the person's own entered the code (or
+ * the server swapped a key): a party tells their mediator; a mediator, whose account nobody else may add devices to,
+ * tells the program's administration. No request ends the pairing on the server, so the other device waits until
+ * the code runs out.
+ */
+export function cancelledWords(mediator: boolean): string {
+  return "Cancelled: nothing was added. " + (mediator
+    ? "If the numbers differed, someone else may have entered your code: tell the program's administration (not through Parley), and add no device until they have looked into it."
+    : "If the numbers differed, tell your mediator.") +
+    " The other device keeps waiting until its code runs out (10 minutes): you can close Parley there.";
 }
 
 function newDevicePanel(d: DevicesContext): HTMLElement {
@@ -206,6 +228,15 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
   },
   h("label", { for: "pair-code-input" }, "Code shown on your other device"), code,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Link this browser")));
+  // A mediator's new browser counts only when linked from their own device: clients ignore a mediator's admission
+  // onto a mediator's account (docs/protocol.md, "Adding a device"), so there is nobody to ask to admit it.
+  if (d.sc.mediator) {
+    return h("div", { id: "new-device" },
+      h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
+        "Nobody sends it messages, and it cannot confirm who is in your mediations, until you link it from a device you already use for them."),
+      h("p", {}, "On that device, open any of your mediations, choose “Add a device” and enter the code it shows here. This browser then reads the earlier messages of all your mediations:"), form, out,
+      h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Nobody else can add a mediator's browser, not even a co-mediator: tell the program's administration. Messages sent to your old device can't be shown here."));
+  }
   return h("div", { id: "new-device" },
     h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
       "Nobody sends it messages until you link it from a device you already use here, or your mediator admits it."),

@@ -398,6 +398,33 @@ export class SecureCase {
     return out;
   }
 
+  /**
+   * Every chain key this device holds in every case of the account, to hand to a new device of the account (docs/
+   * protocol.md, "Linking from a device you have"): this case first, then the others as the server lists them. A
+   * case goes whole or not at all: one whose chains would take the share past MaxSharedChains, or that this browser
+   * cannot check or read just now, is left out, and counted in left (the new device reads that case only onward).
+   */
+  async chainsOfAccount(): Promise<{ chains: E.SharedChain[]; cases: number; left: number }> {
+    const chains = await this.chainsToShare();
+    if (chains.length > E.MaxSharedChains) throw new Error("this mediation has more conversations than one device can hand to another");
+    let cases = 1, left = 0;
+    for (const k of await api.cases()) {
+      if (k.id === this.caseID) continue;
+      try {
+        const other = new SecureCase(k.id, this.me);
+        await other.refresh();
+        const cc = other.counted() ? await other.chainsToShare() : [];
+        if (chains.length + cc.length > E.MaxSharedChains) { left++; continue; }
+        chains.push(...cc);
+        cases++;
+      } catch (e) {
+        console.warn("the keys of another case could not be gathered for the new device:", e); // for the console
+        left++;
+      }
+    }
+    return { chains, cases, left };
+  }
+
   /** Pages a room's history after its position (up to head, if given). */
   private async catchUp(room: string, head: Pos | null): Promise<void> {
     for (let i = 0; i < 10000; i++) {
