@@ -24,7 +24,8 @@ func TestBrowserMediatorDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	browserScript{
-		name: "mediator-devices.mjs",
-		env:  []string{"PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_MEDIATOR_EMAIL=" + email, "PARLEY_CASE1=" + k1.ID, "PARLEY_CASE2=" + k2.ID},
+		name:  "mediator-devices.mjs",
+		env:   []string{"PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_MEDIATOR_EMAIL=" + email, "PARLEY_CASE1=" + k1.ID, "PARLEY_CASE2=" + k2.ID},
+		shots: []string{"mediator-devices-new-phone.png", "mediator-devices-added.png", "mediator-devices-cancelled.png"},
 	}.run(t, n.URL)
 }

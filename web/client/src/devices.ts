@@ -95,7 +95,9 @@ export function renderDevices(el: HTMLElement, d: DevicesContext): void {
   } else {
     el.append(admittedNotice(d), addDevicePanel(d));
   }
-  if (sc.mediator) el.append(admitPanel(d));
+  // An admission signed by a device that counts for nobody is ignored by every client: a mediator's new browser
+  // admits nobody until it is linked.
+  if (sc.mediator && sc.counted()) el.append(admitPanel(d));
 }
 
 function addDevicePanel(d: DevicesContext): HTMLElement {

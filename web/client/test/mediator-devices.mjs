@@ -6,7 +6,7 @@
 // the one open: review 397 M2). The phone's new-device box speaks to a
 // mediator (nobody admits a mediator's browser), and "They differ: cancel"
 // tells a mediator to tell the program's administration.
-import { base, check, env, log, newPage, run } from "./harness.mjs";
+import { base, check, env, log, newPage, run, shots } from "./harness.mjs";
 
 const pw = env("PARLEY_PASSWORD"), email = env("PARLEY_MEDIATOR_EMAIL");
 const joint = (page) => page.locator("#rooms button", { hasText: "Joint room" }).first();
@@ -54,6 +54,9 @@ await run(async () => {
   await open(phone, env("PARLEY_CASE1"), true);
   await phone.locator("#pair-code-input").waitFor({ timeout: 60000 });
   const words = (await phone.innerText("#new-device")).replace(/\s+/g, " ");
+  const admitOnNew = await phone.locator("#admit").count();
+  await phone.locator("#new-device").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: shots + "/mediator-devices-new-phone.png" });
 
   await open(desk, env("PARLEY_CASE1"), false);
   await connected(desk);
@@ -62,6 +65,7 @@ await run(async () => {
   const added = desk.locator("#pair-out [role=status]", { hasText: "Added." });
   await added.waitFor({ timeout: 120000 });
   const addedText = await added.innerText();
+  await desk.locator("#devices").screenshot({ path: shots + "/mediator-devices-added.png" });
   check(addedText.includes("the earlier messages of your 2 mediations"), "the desk says the new device reads the earlier messages of both mediations: " + addedText);
 
   // The phone reloads by itself, counts now, and reads case 1's earlier message.
@@ -84,6 +88,8 @@ await run(async () => {
   check(!/your mediator|admit/i.test(words) && words.includes("tell the program's administration") && words.includes("all your mediations"),
     "a mediator's new browser is not told to ask their mediator to admit it, and reads that it gets all their mediations: " + words);
 
+  check(admitOnNew === 0, "a mediator's browser that is not linked yet offers to admit nobody's devices (its admission would count for no one)");
+
   // A third browser enters a code and the mediator cancels: the words say someone else may have entered it.
   const tablet = await newPage("tablet", { width: 820, height: 1180 });
   await open(tablet, env("PARLEY_CASE1"), true);
@@ -91,6 +97,7 @@ await run(async () => {
   await pair(desk, tablet);
   await desk.locator("#pair-out button", { hasText: "They differ: cancel" }).click();
   const cancelled = await desk.locator("#pair-cancelled").innerText();
+  await desk.locator("#devices").screenshot({ path: shots + "/mediator-devices-cancelled.png" });
   check(cancelled.startsWith("Cancelled: nothing was added.") && cancelled.includes("someone else may have entered your code") &&
     cancelled.includes("tell the program's administration") && !cancelled.includes("your mediator"),
     "a mediator who cancels is told someone else may have entered the code, and to tell the program's administration: " + cancelled);
