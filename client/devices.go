@@ -72,6 +72,18 @@ func (x *E2EE) Pairing(ctx context.Context, id string) (*api.Pairing, error) {
 	return &p, x.C.Do(ctx, http.MethodGet, "/api/v1/keys/pairings/"+url.PathEscape(id), nil, &p)
 }
 
+// CancelPairing ends a pairing this device started before it is
+// completed (the safety numbers differed): nothing is endorsed or shared,
+// and the new device stops waiting (CollectPairing says it was cancelled).
+func (x *E2EE) CancelPairing(ctx context.Context, id string) error {
+	var p api.Pairing
+	return x.C.Do(ctx, http.MethodPost, "/api/v1/keys/pairings/"+url.PathEscape(id)+"/cancel", nil, &p)
+}
+
+// ErrPairingCancelled is what CollectPairing returns when the person
+// cancelled the pairing on the other device.
+var ErrPairingCancelled = errors.New("the pairing was cancelled on your other device: nothing was added. If you did not cancel it because the numbers differed, start again there")
+
 // ClaimPairing is the new device entering the code. It returns the
 // pairing and the old device's record, checked against the key directory
 // (an accepted device of this account), for the safety number.
@@ -254,6 +266,8 @@ func (x *E2EE) CollectPairing(ctx context.Context, id string, old *e2ee.DeviceRe
 			}
 			return len(chains), x.saveShared(chains)
 		case p.State == "open" || p.State == "claimed":
+		case p.State == "cancelled":
+			return 0, ErrPairingCancelled
 		default:
 			return 0, fmt.Errorf("the pairing is %s: start again on your other device", p.State)
 		}

@@ -76,6 +76,53 @@ func linkShared(t *testing.T, old, nw *client.E2EE, cases ...string) (client.Sha
 	return sh, n
 }
 
+// TestPairingCancelled: the old device cancels a claimed pairing (the
+// safety numbers differed): the new device stops waiting with
+// ErrPairingCancelled, the pairing cannot be completed any more, and
+// another account cannot cancel (or see) it.
+func TestPairingCancelled(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := tc.a.x.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	claimed, oldRec, err := second.ClaimPairing(ctx, p.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRec, err := tc.a.x.WaitClaimed(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.b.x.CancelPairing(ctx, p.ID); status(err) != http.StatusNotFound {
+		t.Fatalf("another account cancelling: %v, want 404", err)
+	}
+	if err := tc.a.x.CancelPairing(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.a.x.CancelPairing(ctx, p.ID); err != nil {
+		t.Fatalf("cancelling again: %v", err)
+	}
+	if _, err := second.CollectPairing(ctx, claimed.ID, oldRec); !errors.Is(err, client.ErrPairingCancelled) {
+		t.Fatalf("the new device after the cancel: %v", err)
+	}
+	if _, err := tc.a.x.CompletePairing(ctx, p.ID, newRec, []string{tc.caseID}); status(err) != http.StatusGone {
+		t.Fatalf("completing a cancelled pairing: %v, want 410", err)
+	}
+	devs, _, err := tc.a.x.MyDevices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs.Trusted(tc.a.id, second.Me.ID) {
+		t.Fatal("the device of a cancelled pairing counts")
+	}
+}
+
 // TestPairingHandsOverEveryCase: a mediator with two cases links a second
 // device; it reads the earlier messages of both (the CLI hands over every
 // case of the account, as the browser does: review 397 M2). Past the

@@ -49,7 +49,8 @@ func deviceAdd(ctx context.Context, args []string) error {
 		e2ee.FormatSafetyNumber(client.PairingSafetyNumber(x.Me.Record(), rec)))
 	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
-		return errors.New(notAddedWords(ctx, c))
+		// The new device stops waiting; if this fails, it waits until the code runs out.
+		return errors.New(notAddedWords(ctx, c, x.CancelPairing(ctx, p.ID) == nil))
 	}
 	list, err := c.Cases(ctx)
 	if err != nil {
@@ -74,13 +75,16 @@ func deviceAdd(ctx context.Context, args []string) error {
 // notAddedWords is what "device add" says when the person does not confirm
 // the safety number. Different numbers mean another device than theirs
 // entered the code: a party tells their mediator; a mediator (whose
-// account nobody admits devices to) the program's administration. No
-// request ends the pairing on the server: the other device waits until the
-// code runs out.
-func notAddedWords(ctx context.Context, c *client.Client) string {
+// account nobody admits devices to) the program's administration. The
+// pairing is cancelled on the server (cancelled: the new device stops
+// waiting; otherwise it waits until the code runs out).
+func notAddedWords(ctx context.Context, c *client.Client, cancelled bool) string {
 	tell := "tell your mediator"
 	if me, err := c.Me(ctx); err == nil && me.Role == api.RoleMediator {
 		tell = "someone else may have entered your code: tell the program's administration (not through Parley), and add no device until they have looked into it"
+	}
+	if cancelled {
+		return "not added. If the numbers differed, " + tell + ". The other device is told it was cancelled"
 	}
 	return "not added. If the numbers differed, " + tell + ". The other device keeps waiting until its code runs out (10 minutes)"
 }

@@ -74,6 +74,7 @@ async function poll(id: string, path: string, method: string, want: (p: Pairing)
     }
     if (want(p)) return p;
     if (p.state === "spent" || p.state === "delivered") throw new Error("the code has expired or was used: " + again);
+    if (p.state === "cancelled") throw new Error("the pairing was cancelled: " + again);
     await sleep(500);
   }
   throw new Error("nothing happened for ten minutes: " + again);
@@ -161,8 +162,17 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
             }
           },
         }, "The numbers match: add the device");
-        const no = h("button", { type: "button", onclick: () => { out.replaceChildren(h("p", { role: "status", id: "pair-cancelled" }, cancelledWords(d.sc.mediator))); (start as HTMLButtonElement).disabled = false; } },
-          "They differ: cancel");
+        const no = h("button", {
+          type: "button",
+          onclick: async () => {
+            (no as HTMLButtonElement).disabled = true;
+            (yes as HTMLButtonElement).disabled = true;
+            // Ended on the server too, so the new device stops waiting; if that fails, it waits until the code runs out.
+            const ended = await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/cancel`).then(() => true, () => false);
+            out.replaceChildren(h("p", { role: "status", id: "pair-cancelled" }, cancelledWords(d.sc.mediator, ended)));
+            (start as HTMLButtonElement).disabled = false;
+          },
+        }, "They differ: cancel");
         out.replaceChildren(
           h("p", {}, "Compare this number with the one on your new device. Add it only if they are the same:"),
           h("p", { class: "safety", id: "pair-number" }, num),
@@ -189,14 +199,14 @@ export function addedWords(cases: number, left: number): string {
 /**
  * What "They differ: cancel" says. Different numbers mean another device than the person's own entered the code (or
  * the server swapped a key): a party tells their mediator; a mediator, whose account nobody else may add devices to,
- * tells the program's administration. No request ends the pairing on the server, so the other device waits until
- * the code runs out.
+ * tells the program's administration. ended: the pairing was cancelled on the server too, so the other device stops
+ * waiting (otherwise it waits until the code runs out).
  */
-export function cancelledWords(mediator: boolean): string {
+export function cancelledWords(mediator: boolean, ended: boolean): string {
   return "Cancelled: nothing was added. " + (mediator
     ? "If the numbers differed, someone else may have entered your code: tell the program's administration (not through Parley), and add no device until they have looked into it."
     : "If the numbers differed, tell your mediator.") +
-    " The other device keeps waiting until its code runs out (10 minutes): you can close Parley there.";
+    (ended ? " The other device is told it was cancelled." : " The other device keeps waiting until its code runs out (10 minutes): you can close Parley there.");
 }
 
 function newDevicePanel(d: DevicesContext): HTMLElement {

@@ -5,7 +5,8 @@
 // (the pairing hands over the keys of every case of the account, not only
 // the one open: review 397 M2). The phone's new-device box speaks to a
 // mediator (nobody admits a mediator's browser), and "They differ: cancel"
-// tells a mediator to tell the program's administration.
+// tells a mediator to tell the program's administration, and ends the
+// pairing on the server, so the browser that entered the code stops waiting.
 import { base, check, env, log, newPage, run, shots } from "./harness.mjs";
 
 const pw = env("PARLEY_PASSWORD"), email = env("PARLEY_MEDIATOR_EMAIL");
@@ -99,7 +100,14 @@ await run(async () => {
   const cancelled = await desk.locator("#pair-cancelled").innerText();
   await desk.locator("#devices").screenshot({ path: shots + "/mediator-devices-cancelled.png" });
   check(cancelled.startsWith("Cancelled: nothing was added.") && cancelled.includes("someone else may have entered your code") &&
-    cancelled.includes("tell the program's administration") && !cancelled.includes("your mediator"),
+    cancelled.includes("tell the program's administration") && !cancelled.includes("your mediator") && cancelled.includes("The other device is told it was cancelled."),
     "a mediator who cancels is told someone else may have entered the code, and to tell the program's administration: " + cancelled);
+  // The pairing ended on the server too: the tablet stops waiting and says so.
+  const stopped = tablet.locator("#pair-out .error");
+  await stopped.waitFor({ timeout: 30000 });
+  const stoppedWords = await stopped.innerText();
+  check(stoppedWords === "This browser was not linked: the pairing was cancelled: on your other device, press “Add a device” again for a new code, and enter it here.",
+    "the browser that entered the code stops waiting once the mediator cancels: " + stoppedWords);
+  check(await tablet.locator("#pair-form button[type=submit]").isEnabled(), "and it can take a new code");
   log("done");
 });
