@@ -149,6 +149,10 @@ type Shared struct {
 	Left   []string
 }
 
+// PairingTTLForGathering is how long CompletePairing gathers cases when
+// the pairing's expiry cannot be read (keydir.PairingTTL less a minute).
+const PairingTTLForGathering = 9 * time.Minute
+
 // maxSharedChains bounds one pairing's chains (e2ee.MaxSharedChains; a
 // test lowers it).
 var maxSharedChains = e2ee.MaxSharedChains
@@ -159,11 +163,21 @@ var maxSharedChains = e2ee.MaxSharedChains
 // which counts in every case once linked, reads their earlier messages).
 // A case goes whole or not at all: one whose chains would take the share
 // past e2ee.MaxSharedChains, or whose keys or history could not be checked
-// or read, is left out (Shared.Left), as in the browser.
+// or read, is left out (Shared.Left), as in the browser; so is every case
+// not started a minute before the pairing expires (it must still be open
+// to complete).
 func (x *E2EE) CompletePairing(ctx context.Context, id string, rec *e2ee.DeviceRecord, cases []string) (Shared, error) {
 	var chains []e2ee.SharedChain
 	var out Shared
+	until := time.Now().Add(PairingTTLForGathering)
+	if p, err := x.Pairing(ctx, id); err == nil && !p.Expires.IsZero() {
+		until = p.Expires.Add(-time.Minute)
+	}
 	for _, c := range cases {
+		if !time.Now().Before(until) {
+			out.Left = append(out.Left, c)
+			continue
+		}
 		cc, err := x.chainsOf(ctx, c)
 		if err != nil && ctx.Err() != nil {
 			return out, err

@@ -129,7 +129,8 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
             try {
               status.textContent = "Adding the device and handing it the keys to the earlier messages of your mediations…";
               // Every case of the account, not only this one: once linked, the device counts in all of them.
-              const { chains, cases, left } = await d.sc.chainsOfAccount();
+              // A minute kept for sealing and sending it before the pairing expires.
+              const { chains, cases, left } = await d.sc.chainsOfAccount(Date.parse(claimed.expires) - 60_000);
               const endorsement = await E.endorse(d.sc.me, rec, "");
               const share = await E.shareKeys(d.sc.me, rec, chains);
               await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/complete`, { endorsement: b64(endorsement), share: b64(share) });
@@ -192,7 +193,7 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
 export function addedWords(cases: number, left: number): string {
   const read = cases === 1 ? "the earlier messages of this mediation" : `the earlier messages of your ${cases} mediations`;
   const rest = left === 0 ? ""
-    : ` ${left === 1 ? "One other mediation's keys" : `The keys of ${left} other mediations`} could not be handed over (this device could not check ${left === 1 ? "it" : "them"} just now, or there were more than one device can hand over): there, the new device reads only what is said from now on.`;
+    : ` ${left === 1 ? "One other mediation's keys" : `The keys of ${left} other mediations`} could not be handed over (this device could not check ${left === 1 ? "it" : "them"} in time, or there were more than one device can hand over): there, the new device reads only what is said from now on.`;
   return `Added. Your new device can read ${read}, and everything from now on.${rest} The keys went to it encrypted; the service cannot read them.`;
 }
 

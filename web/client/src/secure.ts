@@ -417,13 +417,16 @@ export class SecureCase {
    * protocol.md, "Linking from a device you have"): this case first, then the others as the server lists them. A
    * case goes whole or not at all: one whose chains would take the share past MaxSharedChains, or that this browser
    * cannot check or read just now, is left out, and counted in left (the new device reads that case only onward).
+   * No other case is started after until (ms since the epoch: the pairing must still be open to complete it); those
+   * are left out too.
    */
-  async chainsOfAccount(): Promise<{ chains: E.SharedChain[]; cases: number; left: number }> {
+  async chainsOfAccount(until = Infinity): Promise<{ chains: E.SharedChain[]; cases: number; left: number }> {
     const chains = await this.chainsToShare();
     if (chains.length > E.MaxSharedChains) throw new Error("this mediation has more conversations than one device can hand to another");
     let cases = 1, left = 0;
     for (const k of await api.cases()) {
       if (k.id === this.caseID) continue;
+      if (Date.now() >= until) { left++; continue; }
       try {
         const other = new SecureCase(k.id, this.me);
         await other.refresh();
