@@ -991,7 +991,7 @@ function onEvent(ev: SecureEvent) {
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
   if (!ev.rejected) noteMessage(ev.room, ev.text, who, ev.at);
   if (isUnreadable(ev.rejected)) {
-    noteUnreadable(log, ev.at); // one line per run, never counted as new
+    noteUnreadable(log, ev.at, sc.counted()); // one line per run, never counted as new
     return;
   }
   let li: HTMLElement;

@@ -24,9 +24,11 @@ function dayOf(ms: number): string {
 /**
  * Adds an unreadable message to log: consecutive ones collapse into one
  * line that counts them and explains why (a new row only when something
- * readable came between).
+ * readable came between). counted: this browser already counts for its
+ * account (linked, first or admitted), so adding it again cannot help:
+ * the words point to the device that was in the room then, if any.
  */
-export function noteUnreadable(log: HTMLElement, at: number): void {
+export function noteUnreadable(log: HTMLElement, at: number, counted = false): void {
   let li = log.lastElementChild as HTMLElement | null;
   if (!li || !li.dataset.unreadable) {
     li = h("li", { class: "note unreadable", "data-unreadable": "0", "data-first": String(at) });
@@ -40,7 +42,9 @@ export function noteUnreadable(log: HTMLElement, at: number): void {
     h("strong", {}, n === 1 ? `1 earlier message can't be shown here` : `${n} earlier messages can't be shown here`),
     ` (sent ${when}). `,
     "They were encrypted for the devices that were in this room then, before this browser had keys for it; nobody, not even the service, can open them for this browser. ",
-    "If you used another device in this mediation before, add this browser from it (“Add a device” there) to read them here. Everything sent from now on reaches this browser.");
+    counted ? "If another device of yours was in this room then, they can be read there. "
+      : "If you used another device in this mediation before, add this browser from it (“Add a device” there) to read them here. ",
+    "Everything sent from now on reaches this browser.");
 }
 
 // --- adding a device ---

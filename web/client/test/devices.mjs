@@ -39,6 +39,8 @@ await run(async () => {
   check(text.includes("3 earlier messages can't be shown here") && text.includes("before this browser had keys") && text.includes("Everything sent from now on reaches this browser"),
     "the line counts them and says why, in plain words: " + text);
   check(!/no key|chain|dv_|e2ee/i.test(text), "the line carries no internal terms");
+  check(!text.includes("add this browser from it") && text.includes("If another device of yours was in this room then, they can be read there."),
+    "the lawyer's browser counts already, so the line does not say to add it from another device (it cannot be added again): " + text);
   await lawyer.locator("#room").screenshot({ path: shots + "/devices-unreadable.png" });
   await lawyer.setViewportSize({ width: 390, height: 844 });
   await collapsed.scrollIntoViewIfNeeded();
