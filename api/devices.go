@@ -33,7 +33,7 @@ type PairingComplete struct {
 // answer that starts it; Share only in the one collect answer.
 type Pairing struct {
 	ID        string    `json:"id"`
-	State     string    `json:"state"` // open, claimed, done, delivered, spent
+	State     string    `json:"state"` // open, claimed, done, delivered, spent, cancelled
 	Expires   time.Time `json:"expires"`
 	OldDevice string    `json:"oldDevice"`
 	Code      string    `json:"code,omitempty"`

@@ -72,6 +72,18 @@ func (x *E2EE) Pairing(ctx context.Context, id string) (*api.Pairing, error) {
 	return &p, x.C.Do(ctx, http.MethodGet, "/api/v1/keys/pairings/"+url.PathEscape(id), nil, &p)
 }
 
+// CancelPairing ends a pairing this device started before it is
+// completed (the safety numbers differed): nothing is endorsed or shared,
+// and the new device stops waiting (CollectPairing says it was cancelled).
+func (x *E2EE) CancelPairing(ctx context.Context, id string) error {
+	var p api.Pairing
+	return x.C.Do(ctx, http.MethodPost, "/api/v1/keys/pairings/"+url.PathEscape(id)+"/cancel", nil, &p)
+}
+
+// ErrPairingCancelled is what CollectPairing returns when the person
+// cancelled the pairing on the other device.
+var ErrPairingCancelled = errors.New("the pairing was cancelled on your other device: nothing was added. If you did not cancel it because the numbers differed, start again there")
+
 // ClaimPairing is the new device entering the code. It returns the
 // pairing and the old device's record, checked against the key directory
 // (an accepted device of this account), for the safety number.
@@ -128,31 +140,69 @@ func (x *E2EE) WaitClaimed(ctx context.Context, id string) (*e2ee.DeviceRecord, 
 	}
 }
 
+// Shared is what CompletePairing handed the new device: how many chains,
+// from how many cases, and the cases left out (the new device reads those
+// only onward).
+type Shared struct {
+	Chains int
+	Cases  int
+	Left   []string
+}
+
+// PairingTTLForGathering is how long CompletePairing gathers cases when
+// the pairing's expiry cannot be read (keydir.PairingTTL less a minute).
+const PairingTTLForGathering = 9 * time.Minute
+
+// maxSharedChains bounds one pairing's chains (e2ee.MaxSharedChains; a
+// test lowers it).
+var maxSharedChains = e2ee.MaxSharedChains
+
 // CompletePairing is the old device's step after the person confirmed the
 // safety number: it endorses rec and seals it the chain keys this device
-// holds in the given cases. It returns how many chains it shared.
-func (x *E2EE) CompletePairing(ctx context.Context, id string, rec *e2ee.DeviceRecord, cases []string) (int, error) {
+// holds in the given cases (all of the account's, so that the new device,
+// which counts in every case once linked, reads their earlier messages).
+// A case goes whole or not at all: one whose chains would take the share
+// past e2ee.MaxSharedChains, or whose keys or history could not be checked
+// or read, is left out (Shared.Left), as in the browser; so is every case
+// not started a minute before the pairing expires (it must still be open
+// to complete).
+func (x *E2EE) CompletePairing(ctx context.Context, id string, rec *e2ee.DeviceRecord, cases []string) (Shared, error) {
 	var chains []e2ee.SharedChain
+	var out Shared
+	until := time.Now().Add(PairingTTLForGathering)
+	if p, err := x.Pairing(ctx, id); err == nil && !p.Expires.IsZero() {
+		until = p.Expires.Add(-time.Minute)
+	}
 	for _, c := range cases {
+		if !time.Now().Before(until) {
+			out.Left = append(out.Left, c)
+			continue
+		}
 		cc, err := x.chainsOf(ctx, c)
-		if err != nil {
-			return 0, err
+		if err != nil && ctx.Err() != nil {
+			return out, err
+		}
+		if err != nil || len(chains)+len(cc) > maxSharedChains {
+			out.Left = append(out.Left, c)
+			continue
 		}
 		chains = append(chains, cc...)
+		out.Cases++
 	}
+	out.Chains = len(chains)
 	now := time.Now()
 	end, err := x.Me.Endorse(rec, "", now)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	share, err := x.Me.ShareKeys(rec, chains, now)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	var p api.Pairing
 	err = x.C.Do(ctx, http.MethodPost, "/api/v1/keys/pairings/"+url.PathEscape(id)+"/complete",
 		api.PairingComplete{Endorsement: end, Share: share}, &p)
-	return len(chains), err
+	return out, err
 }
 
 // chainsOf collects every chain key this device was given (or was handed
@@ -230,6 +280,8 @@ func (x *E2EE) CollectPairing(ctx context.Context, id string, old *e2ee.DeviceRe
 			}
 			return len(chains), x.saveShared(chains)
 		case p.State == "open" || p.State == "claimed":
+		case p.State == "cancelled":
+			return 0, ErrPairingCancelled
 		default:
 			return 0, fmt.Errorf("the pairing is %s: start again on your other device", p.State)
 		}

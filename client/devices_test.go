@@ -36,6 +36,13 @@ func newKeys(t *testing.T, c *client.Client, account string, kem e2ee.KEMID) *cl
 // and checks both sides show the same safety number.
 func link(t *testing.T, old, nw *client.E2EE, cases ...string) int {
 	t.Helper()
+	_, n := linkShared(t, old, nw, cases...)
+	return n
+}
+
+// linkShared is link, also returning what the old device said it shared.
+func linkShared(t *testing.T, old, nw *client.E2EE, cases ...string) (client.Shared, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := old.StartPairing(ctx)
@@ -58,14 +65,113 @@ func link(t *testing.T, old, nw *client.E2EE, cases ...string) int {
 	if onOld != onNew || len(onOld) != 60 {
 		t.Fatalf("safety numbers differ: %s / %s", onOld, onNew)
 	}
-	if _, err := old.CompletePairing(ctx, p.ID, newRec, cases); err != nil {
+	sh, err := old.CompletePairing(ctx, p.ID, newRec, cases)
+	if err != nil {
 		t.Fatal(err)
 	}
 	n, err := nw.CollectPairing(ctx, claimed.ID, oldRec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return sh, n
+}
+
+// TestPairingCancelled: the old device cancels a claimed pairing (the
+// safety numbers differed): the new device stops waiting with
+// ErrPairingCancelled, the pairing cannot be completed any more, and
+// another account cannot cancel (or see) it.
+func TestPairingCancelled(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := tc.a.x.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	claimed, oldRec, err := second.ClaimPairing(ctx, p.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRec, err := tc.a.x.WaitClaimed(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.b.x.CancelPairing(ctx, p.ID); status(err) != http.StatusNotFound {
+		t.Fatalf("another account cancelling: %v, want 404", err)
+	}
+	if err := tc.a.x.CancelPairing(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.a.x.CancelPairing(ctx, p.ID); err != nil {
+		t.Fatalf("cancelling again: %v", err)
+	}
+	if _, err := second.CollectPairing(ctx, claimed.ID, oldRec); !errors.Is(err, client.ErrPairingCancelled) {
+		t.Fatalf("the new device after the cancel: %v", err)
+	}
+	if _, err := tc.a.x.CompletePairing(ctx, p.ID, newRec, []string{tc.caseID}); status(err) != http.StatusGone {
+		t.Fatalf("completing a cancelled pairing: %v, want 410", err)
+	}
+	devs, _, err := tc.a.x.MyDevices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs.Trusted(tc.a.id, second.Me.ID) {
+		t.Fatal("the device of a cancelled pairing counts")
+	}
+}
+
+// TestPairingHandsOverEveryCase: a mediator with two cases links a second
+// device; it reads the earlier messages of both (the CLI hands over every
+// case of the account, as the browser does: review 397 M2). Past the
+// bound on one share (e2ee.MaxSharedChains, lowered here) a case is left
+// out whole and named, and the device linked then reads only onward there.
+func TestPairingHandsOverEveryCase(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	k2, err := tc.med.c.CreateCase(ctx, "E2EE second case", "family", "", []string{"Parent 1", "Parent 2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	send(t, s1, "joint", "case one, before the second device")
+	s1.Close()
+	s2 := open(t, tc.med, k2.ID, client.SecureOptions{})
+	send(t, s2, "joint", "case two, before the second device")
+	s2.Close()
+	reads := func(x *client.E2EE, caseID, want string) bool {
+		t.Helper()
+		evs, err := x.ReadRoom(ctx, caseID, "joint", messaging.Position{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, _ := payloadsIn("joint", evs)
+		return slices.Contains(texts, want)
+	}
+
+	second := newKeys(t, tc.med.c, tc.med.id, e2ee.KEMXWing)
+	sh, got := linkShared(t, tc.med.x, second, tc.caseID, k2.ID)
+	if sh.Cases != 2 || len(sh.Left) != 0 || sh.Chains != got || got < 2 {
+		t.Fatalf("shared %+v, the new device collected %d chains", sh, got)
+	}
+	if !reads(second, tc.caseID, "case one, before the second device") || !reads(second, k2.ID, "case two, before the second device") {
+		t.Fatal("the linked device does not read the earlier messages of both cases")
+	}
+
+	// Room for one case's chains (the mediator's one joint chain each): the
+	// second case is left out whole, and named.
+	defer client.SetMaxSharedChainsForTest(sh.Chains / 2)()
+	third := newKeys(t, tc.med.c, tc.med.id, e2ee.KEMX25519)
+	sh, got = linkShared(t, tc.med.x, third, tc.caseID, k2.ID)
+	if sh.Cases != 1 || got != sh.Chains || !slices.Equal(sh.Left, []string{k2.ID}) {
+		t.Fatalf("past the bound: shared %+v, collected %d", sh, got)
+	}
+	if !reads(third, tc.caseID, "case one, before the second device") || reads(third, k2.ID, "case two, before the second device") {
+		t.Fatal("past the bound, the linked device should read the first case's earlier messages and not the second's")
+	}
 }
 
 // TestLinkedDeviceReadsEarlierCaucus: a party adds a second device from

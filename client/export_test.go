@@ -62,3 +62,10 @@ func SendCarryProposalForTest(ctx context.Context, s *SecureChat, room, carryID 
 // CheckPinsForTest checks d against the pins in x's directory, as every
 // key-directory answer is.
 func CheckPinsForTest(x *E2EE, d *e2ee.Devices) error { return x.checkPins(d) }
+
+// SetMaxSharedChainsForTest lowers how many chains one pairing hands over.
+func SetMaxSharedChainsForTest(n int) func() {
+	old := maxSharedChains
+	maxSharedChains = n
+	return func() { maxSharedChains = old }
+}

@@ -83,11 +83,18 @@ func keyShareInfo(account, from, to string, created int64) []byte {
 	return append([]byte(labelKeyShare+"\x00"), w.b...)
 }
 
+// MaxSharedChains bounds the chains one key share carries: the wire
+// format's list limit, which every reader enforces.
+const MaxSharedChains = maxList
+
 // ShareKeys seals chains to to, a device of d's own account, and signs
 // the result.
 func (d *DeviceKeys) ShareKeys(to *DeviceRecord, chains []SharedChain, now time.Time) ([]byte, error) {
 	if to.Account != d.Account {
 		return nil, fmt.Errorf("e2ee: keys go only to a device of the same account")
+	}
+	if len(chains) > MaxSharedChains {
+		return nil, fmt.Errorf("e2ee: a key share carries at most %d chains", MaxSharedChains)
 	}
 	pt := newWriter(TypeShared).list(len(chains), func(i int, e *writer) {
 		c := chains[i]

@@ -48,6 +48,10 @@ const (
 	PairingDone      = "done"
 	PairingDelivered = "delivered"
 	PairingSpent     = "spent"
+	// PairingCancelled: the person cancelled it (the safety numbers
+	// differed): nothing is endorsed or shared, and the new device stops
+	// waiting.
+	PairingCancelled = "cancelled"
 )
 
 type pairing struct {
@@ -392,6 +396,39 @@ func (s *Service) CompletePairing(ctx context.Context, actor account.Account, id
 		return nil, err
 	}
 	return p.view(), nil
+}
+
+// CancelPairing ends an open or claimed pairing of the caller's account:
+// the person pressed "They differ: cancel" (the CLI: did not type yes) on
+// the device that showed the code. Nothing is endorsed or shared; the
+// device that entered the code sees the state and stops waiting. One
+// already cancelled answers as it is; one completed, collected or spent
+// cannot be cancelled (410). Any signed-in session of the account may
+// cancel, as it may start or claim one: the server could drop a pairing
+// anyway.
+func (s *Service) CancelPairing(ctx context.Context, actor account.Account, id string) (*api.Pairing, error) {
+	for range 16 {
+		p, etag, err := s.readPairing(ctx, actor.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		switch p.State {
+		case PairingCancelled:
+			return p.view(), nil
+		case PairingOpen, PairingClaimed:
+		default:
+			return nil, fmt.Errorf("this pairing is over and cannot be cancelled: %w", fault.ErrGone)
+		}
+		p.State = PairingCancelled
+		if _, err := s.putPairing(ctx, p, etag); errors.Is(err, objstore.ErrPrecondition) {
+			continue // claimed or completed meanwhile: look again
+		} else if err != nil {
+			return nil, err
+		}
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.pairing.cancelled", Actor: actor.ID, Objects: []string{p.ID, p.OldDevice}})
+		return p.view(), nil
+	}
+	return nil, fmt.Errorf("the pairing kept changing, try again: %w", fault.ErrConflict)
 }
 
 // CollectPairing hands the key share to the new device, once; the server

@@ -23,6 +23,7 @@ func (a *API) pairingRoutes(r chi.Router) {
 	r.Get("/keys/pairings/{pairingID}", a.getPairing)
 	r.Post("/keys/pairings/{pairingID}/complete", a.completePairing)
 	r.Post("/keys/pairings/{pairingID}/collect", a.collectPairing)
+	r.Post("/keys/pairings/{pairingID}/cancel", a.cancelPairing)
 }
 
 // pairingCall runs one pairing step and writes its answer.
@@ -85,6 +86,13 @@ func (a *API) collectPairing(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	a.pairingCall(w, r, http.StatusOK, func() (*api.Pairing, error) {
 		return a.keydir.CollectPairing(r.Context(), actor, chi.URLParam(r, "pairingID"))
+	})
+}
+
+func (a *API) cancelPairing(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	a.pairingCall(w, r, http.StatusOK, func() (*api.Pairing, error) {
+		return a.keydir.CancelPairing(r.Context(), actor, chi.URLParam(r, "pairingID"))
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 )
@@ -48,7 +49,8 @@ func deviceAdd(ctx context.Context, args []string) error {
 		e2ee.FormatSafetyNumber(client.PairingSafetyNumber(x.Me.Record(), rec)))
 	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
-		return errors.New("not added (if the numbers differed, tell your mediator)")
+		// The new device stops waiting; if this fails, it waits until the code runs out.
+		return errors.New(notAddedWords(ctx, c, x.CancelPairing(ctx, p.ID) == nil))
 	}
 	list, err := c.Cases(ctx)
 	if err != nil {
@@ -58,12 +60,33 @@ func deviceAdd(ctx context.Context, args []string) error {
 	for _, k := range list {
 		cases = append(cases, k.ID)
 	}
-	n, err := x.CompletePairing(ctx, p.ID, rec, cases)
+	sh, err := x.CompletePairing(ctx, p.ID, rec, cases)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Added %s. It received the keys of %d conversations, encrypted for it alone.\n", rec.ID, n)
+	fmt.Printf("Added %s. It received the keys of %d conversations in %d of your cases, encrypted for it alone.\n", rec.ID, sh.Chains, sh.Cases)
+	if len(sh.Left) > 0 {
+		fmt.Printf("The keys of %d other cases (%s) could not be handed over (not checked or read just now, or more than one device can hand over): there it reads only what is said from now on.\n",
+			len(sh.Left), strings.Join(sh.Left, ", "))
+	}
 	return nil
+}
+
+// notAddedWords is what "device add" says when the person does not confirm
+// the safety number. Different numbers mean another device than theirs
+// entered the code: a party tells their mediator; a mediator (whose
+// account nobody admits devices to) the program's administration. The
+// pairing is cancelled on the server (cancelled: the new device stops
+// waiting; otherwise it waits until the code runs out).
+func notAddedWords(ctx context.Context, c *client.Client, cancelled bool) string {
+	tell := "tell your mediator"
+	if me, err := c.Me(ctx); err == nil && me.Role == api.RoleMediator {
+		tell = "someone else may have entered your code: tell the program's administration (not through Parley), and add no device until they have looked into it"
+	}
+	if cancelled {
+		return "not added. If the numbers differed, " + tell + ". The other device is told it was cancelled"
+	}
+	return "not added. If the numbers differed, " + tell + ". The other device keeps waiting until its code runs out (10 minutes)"
 }
 
 func deviceLink(ctx context.Context, args []string) error {

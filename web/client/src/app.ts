@@ -347,7 +347,7 @@ async function start(): Promise<void> {
   const dev = await loadOrCreateDevice(me.id);
   const newDevice = !dev.registered;
   if (newDevice) {
-    await registerDevice(dev.keys);
+    await registerDevice(dev.keys, me.role !== "participant");
     await markRegistered(me.id);
   }
   if (!caseID) {
@@ -1052,7 +1052,7 @@ function onEvent(ev: SecureEvent) {
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
   if (!ev.rejected) noteMessage(ev.room, ev.text, who, ev.at);
   if (isUnreadable(ev.rejected)) {
-    noteUnreadable(log, ev.at); // one line per run, never counted as new
+    noteUnreadable(log, ev.at, sc.counted()); // one line per run, never counted as new
     return;
   }
   let li: HTMLElement;
@@ -1085,7 +1085,7 @@ function onEvent(ev: SecureEvent) {
  */
 export function startFailedWords(e: unknown): string {
   const w = errText(e);
-  if (/\b(reload|try again|tell your mediator|ask your mediator|sign in)\b/i.test(w)) return w.charAt(0).toUpperCase() + w.slice(1) + ".";
+  if (/\b(reload|try again|tell your mediator|ask your mediator|tell the program.s administration|sign in)\b/i.test(w)) return w.charAt(0).toUpperCase() + w.slice(1) + ".";
   return "Something went wrong: " + w + ". Reload the page to try again.";
 }
 

@@ -24,9 +24,11 @@ function dayOf(ms: number): string {
 /**
  * Adds an unreadable message to log: consecutive ones collapse into one
  * line that counts them and explains why (a new row only when something
- * readable came between).
+ * readable came between). counted: this browser already counts for its
+ * account (linked, first or admitted), so adding it again cannot help:
+ * the words point to the device that was in the room then, if any.
  */
-export function noteUnreadable(log: HTMLElement, at: number): void {
+export function noteUnreadable(log: HTMLElement, at: number, counted = false): void {
   let li = log.lastElementChild as HTMLElement | null;
   if (!li || !li.dataset.unreadable) {
     li = h("li", { class: "note unreadable", "data-unreadable": "0", "data-first": String(at) });
@@ -40,7 +42,9 @@ export function noteUnreadable(log: HTMLElement, at: number): void {
     h("strong", {}, n === 1 ? `1 earlier message can't be shown here` : `${n} earlier messages can't be shown here`),
     ` (sent ${when}). `,
     "They were encrypted for the devices that were in this room then, before this browser had keys for it; nobody, not even the service, can open them for this browser. ",
-    "If you used another device in this mediation before, add this browser from it (“Add a device” there) to read them here. Everything sent from now on reaches this browser.");
+    counted ? "If another device of yours was in this room then, they can be read there. "
+      : "If you used another device in this mediation before, add this browser from it (“Add a device” there) to read them here. ",
+    "Everything sent from now on reaches this browser.");
 }
 
 // --- adding a device ---
@@ -74,6 +78,7 @@ async function poll(id: string, path: string, method: string, want: (p: Pairing)
     }
     if (want(p)) return p;
     if (p.state === "spent" || p.state === "delivered") throw new Error("the code has expired or was used: " + again);
+    if (p.state === "cancelled") throw new Error("the pairing was cancelled: " + again);
     await sleep(500);
   }
   throw new Error("nothing happened for ten minutes: " + again);
@@ -95,7 +100,9 @@ export function renderDevices(el: HTMLElement, d: DevicesContext): void {
   } else {
     el.append(admittedNotice(d), addDevicePanel(d));
   }
-  if (sc.mediator) el.append(admitPanel(d));
+  // An admission signed by a device that counts for nobody is ignored by every client: a mediator's new browser
+  // admits nobody until it is linked.
+  if (sc.mediator && sc.counted()) el.append(admitPanel(d));
 }
 
 function addDevicePanel(d: DevicesContext): HTMLElement {
@@ -124,8 +131,10 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
             (yes as HTMLButtonElement).disabled = true;
             let added = false;
             try {
-              status.textContent = "Adding the device and handing it the keys to this mediation's earlier messages…";
-              const chains = await d.sc.chainsToShare();
+              status.textContent = "Adding the device and handing it the keys to the earlier messages of your mediations…";
+              // Every case of the account, not only this one: once linked, the device counts in all of them.
+              // A minute kept for sealing and sending it before the pairing expires.
+              const { chains, cases, left } = await d.sc.chainsOfAccount(Date.parse(claimed.expires) - 60_000);
               const endorsement = await E.endorse(d.sc.me, rec, "");
               const share = await E.shareKeys(d.sc.me, rec, chains);
               await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/complete`, { endorsement: b64(endorsement), share: b64(share) });
@@ -134,7 +143,7 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
               // Done with this pairing: another device can be added from here.
               (start as HTMLButtonElement).disabled = false;
               await d.sc.refresh();
-              status.textContent = "Added. Your new device can read this mediation's earlier messages, and everything from now on. The keys went to it encrypted; the service cannot read them.";
+              status.textContent = addedWords(cases, left);
             } catch (e) {
               if (added) {
                 status.textContent = "Added, but this page could not show it yet: reload the page.";
@@ -158,8 +167,17 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
             }
           },
         }, "The numbers match: add the device");
-        const no = h("button", { type: "button", onclick: () => { out.replaceChildren(h("p", {}, "Cancelled: nothing was added. If the numbers differed, tell your mediator.")); (start as HTMLButtonElement).disabled = false; } },
-          "They differ: cancel");
+        const no = h("button", {
+          type: "button",
+          onclick: async () => {
+            (no as HTMLButtonElement).disabled = true;
+            (yes as HTMLButtonElement).disabled = true;
+            // Ended on the server too, so the new device stops waiting; if that fails, it waits until the code runs out.
+            const ended = await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/cancel`).then(() => true, () => false);
+            out.replaceChildren(h("p", { role: "status", id: "pair-cancelled" }, cancelledWords(d.sc.mediator, ended)));
+            (start as HTMLButtonElement).disabled = false;
+          },
+        }, "They differ: cancel");
         out.replaceChildren(
           h("p", {}, "Compare this number with the one on your new device. Add it only if they are the same:"),
           h("p", { class: "safety", id: "pair-number" }, num),
@@ -171,8 +189,29 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
     },
   }, "Add a device");
   return h("div", {},
-    h("p", { class: "note" }, "Use this mediation on another phone or computer too: this device shows a code, the new one enters it, and it receives the keys to what you could read here."),
+    h("p", { class: "note" }, "Use Parley on another phone or computer too: this device shows a code, the new one enters it, and it receives the keys to what you could read here, in each of your mediations."),
     start, out);
+}
+
+/** What the device that showed the code says once the device is added: which mediations it can read from before. */
+export function addedWords(cases: number, left: number): string {
+  const read = cases === 1 ? "the earlier messages of this mediation" : `the earlier messages of your ${cases} mediations`;
+  const rest = left === 0 ? ""
+    : ` ${left === 1 ? "One other mediation's keys" : `The keys of ${left} other mediations`} could not be handed over (this device could not check ${left === 1 ? "it" : "them"} in time, or there were more than one device can hand over): there, the new device reads only what is said from now on.`;
+  return `Added. Your new device can read ${read}, and everything from now on.${rest} The keys went to it encrypted; the service cannot read them.`;
+}
+
+/**
+ * What "They differ: cancel" says. Different numbers mean another device than the person's own entered the code (or
+ * the server swapped a key): a party tells their mediator; a mediator, whose account nobody else may add devices to,
+ * tells the program's administration. ended: the pairing was cancelled on the server too, so the other device stops
+ * waiting (otherwise it waits until the code runs out).
+ */
+export function cancelledWords(mediator: boolean, ended: boolean): string {
+  return "Cancelled: nothing was added. " + (mediator
+    ? "If the numbers differed, someone else may have entered your code: tell the program's administration (not through Parley), and add no device until they have looked into it."
+    : "If the numbers differed, tell your mediator.") +
+    (ended ? " The other device is told it was cancelled." : " The other device keeps waiting until its code runs out (10 minutes): you can close Parley there.");
 }
 
 function newDevicePanel(d: DevicesContext): HTMLElement {
@@ -206,6 +245,15 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
   },
   h("label", { for: "pair-code-input" }, "Code shown on your other device"), code,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Link this browser")));
+  // A mediator's new browser counts only when linked from their own device: clients ignore a mediator's admission
+  // onto a mediator's account (docs/protocol.md, "Adding a device"), so there is nobody to ask to admit it.
+  if (d.sc.mediator) {
+    return h("div", { id: "new-device" },
+      h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
+        "Nobody sends it messages, and it cannot confirm who is in your mediations, until you link it from a device you already use for them."),
+      h("p", {}, "On that device, open any of your mediations, choose “Add a device” and enter the code it shows here. This browser then reads the earlier messages of all your mediations:"), form, out,
+      h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Nobody else can add a mediator's browser, not even a co-mediator: tell the program's administration. Messages sent to your old device can't be shown here."));
+  }
   return h("div", { id: "new-device" },
     h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
       "Nobody sends it messages until you link it from a device you already use here, or your mediator admits it."),

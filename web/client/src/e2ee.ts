@@ -1263,9 +1263,13 @@ function keyShareInfo(account: string, from: string, to: string, created: number
   return concat(utf8("parley/e2ee/v1/keyshare\x00"), new Writer().str(account).str(from).str(to).u64(created).done());
 }
 
+/** The most chain keys one key share carries (e2ee.MaxSharedChains: the wire format's list limit, which readers enforce). */
+export const MaxSharedChains = maxList;
+
 /** Seals chains to `to` (a device of my account) and signs the share. */
 export async function shareKeys(me: DeviceKeys, to: DeviceRecord, chains: SharedChain[], now = Date.now()): Promise<Uint8Array> {
   if (to.account !== me.account) throw new E2EEError("keyshare", "keys go only to a device of the same account");
+  if (chains.length > MaxSharedChains) throw new E2EEError("keyshare", `more than ${MaxSharedChains} chains`);
   const pt = new Writer(TypeShared).list(chains, (e, c) => ctxFields(e, c.ctx).u32(c.iteration).bytes(c.ck)).done();
   const sealed = await P.hpkeSeal(to.kem, to.kemPub, keyShareInfo(me.account, me.id, to.id, now), pt);
   pt.fill(0);

@@ -46,9 +46,19 @@ export const tooManyDevicesWords = "Parley is open in too many tabs on your devi
  * message is a whole sentence in plain words too, for any screen that shows only that.
  */
 export class SecurityStop extends Error {
-  constructor(readonly what: string, readonly technical: string) {
-    super(what + ". This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+  constructor(readonly what: string, readonly technical: string, mediator = false) {
+    super(what + ". This browser will not use this case until that is resolved: " + tellWhom(mediator) + " (by phone) and do not write in this case here meanwhile");
   }
+
+  /** The same stop, worded for a mediator of the case (who tells the program, not "your mediator"). */
+  forMediator(): SecurityStop {
+    return new SecurityStop(this.what, this.technical, true);
+  }
+}
+
+/** Whom a person tells when a check fails: a party their mediator; a mediator the program's administration. */
+export function tellWhom(mediator: boolean): string {
+  return mediator ? "tell the program's administration" : "tell your mediator";
 }
 
 /** What a party is told while their message waits for a mediator's device to admit the room's newest members. */
@@ -195,7 +205,11 @@ export class SecureCase {
     try {
       await Promise.race([check, late]);
     } catch (e) {
-      if (e instanceof SecurityStop) this.onStop(e);
+      if (e instanceof SecurityStop) {
+        const stop = this.mediator ? e.forMediator() : e;
+        this.onStop(stop);
+        throw stop;
+      }
       throw e;
     } finally {
       clearTimeout(timer);
@@ -324,7 +338,7 @@ export class SecureCase {
     if (!this.sess.dir.device(this.me.account, this.me.id, -1)) {
       // The directory does not know this browser's device (a server reset,
       // or registration cut short): register it again.
-      await registerDevice(this.me);
+      await registerDevice(this.me, this.mediator);
       this.lastRefresh = 0;
       await this.refresh();
     }
@@ -368,7 +382,7 @@ export class SecureCase {
   private enqueue(f: () => Promise<void>): Promise<void> {
     this.queue = this.queue.then(f).catch((e: unknown) => {
       console.warn("while handling what the server sent:", e); // the technical reason, for the browser's console
-      this.onNotice(noticeWords(e));
+      this.onNotice(noticeWords(e, this.mediator));
     });
     return this.queue;
   }
@@ -396,6 +410,36 @@ export class SecureCase {
       }
     }
     return out;
+  }
+
+  /**
+   * Every chain key this device holds in every case of the account, to hand to a new device of the account (docs/
+   * protocol.md, "Linking from a device you have"): this case first, then the others as the server lists them. A
+   * case goes whole or not at all: one whose chains would take the share past MaxSharedChains, or that this browser
+   * cannot check or read just now, is left out, and counted in left (the new device reads that case only onward).
+   * No other case is started after until (ms since the epoch: the pairing must still be open to complete it); those
+   * are left out too.
+   */
+  async chainsOfAccount(until = Infinity): Promise<{ chains: E.SharedChain[]; cases: number; left: number }> {
+    const chains = await this.chainsToShare();
+    if (chains.length > E.MaxSharedChains) throw new Error("this mediation has more conversations than one device can hand to another");
+    let cases = 1, left = 0;
+    for (const k of await api.cases()) {
+      if (k.id === this.caseID) continue;
+      if (Date.now() >= until) { left++; continue; }
+      try {
+        const other = new SecureCase(k.id, this.me);
+        await other.refresh();
+        const cc = other.counted() ? await other.chainsToShare() : [];
+        if (chains.length + cc.length > E.MaxSharedChains) { left++; continue; }
+        chains.push(...cc);
+        cases++;
+      } catch (e) {
+        console.warn("the keys of another case could not be gathered for the new device:", e); // for the console
+        left++;
+      }
+    }
+    return { chains, cases, left };
   }
 
   /** Pages a room's history after its position (up to head, if given). */
@@ -1092,15 +1136,15 @@ export class SecureCase {
 }
 
 /** Registers a new device record in the key directory (once per browser and account). */
-export async function registerDevice(me: E.DeviceKeys): Promise<void> {
+export async function registerDevice(me: E.DeviceKeys, mediator = false): Promise<void> {
   const pins = await loadPins(me.account);
   const p = await api.registerDevice(me.record.raw, pins.logSize ?? 0);
   // The directory's answer not verifying is a check of the keys failing, as at any later check (SecureCase.check):
   // the alarm screen, in plain words, not "Something went wrong: …" with the check's own words.
   const v = await verifyProven(p, pins).catch((e: unknown) => {
-    throw new SecurityStop("the server's answer when this browser's keys were added could not be checked: it does not prove the server kept them as this browser sent them", "key-directory: " + errorText(e));
+    throw new SecurityStop("the server's answer when this browser's keys were added could not be checked: it does not prove the server kept them as this browser sent them", "key-directory: " + errorText(e), mediator);
   });
-  if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, tell your mediator");
+  if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, " + tellWhom(mediator));
   await updatePins(me.account, { logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
 }
 
@@ -1118,13 +1162,13 @@ class EpochMoved extends Error {
  * else (a network failure, a check that refused the server's answer) is
  * said without its technical text, which goes to the console.
  */
-function noticeWords(e: unknown): string {
+function noticeWords(e: unknown, mediator: boolean): string {
   if (e instanceof APIError || e instanceof TypeError) return "Some messages could not be brought up to date: " + plainWords(e) + ".";
   if (e instanceof Error && e.constructor === Error && !saysInternal(e.message)) {
     const m = e.message.charAt(0).toUpperCase() + e.message.slice(1);
     return /[.!?]$/.test(m) ? m : m + ".";
   }
-  return "This browser could not check something the server sent, so it is not shown. Reload the page; if this stays, tell your mediator.";
+  return "This browser could not check something the server sent, so it is not shown. Reload the page; if this stays, " + tellWhom(mediator) + ".";
 }
 
 /**

@@ -41,6 +41,8 @@ await run(async () => {
     "the line counts them and says why, in plain words: " + text);
   check(!/no key|chain|dv_|e2ee/i.test(text), "the line carries no internal terms");
   await axeCheck(lawyer, "a room with messages this browser cannot read");
+  check(!text.includes("add this browser from it") && text.includes("If another device of yours was in this room then, they can be read there."),
+    "the lawyer's browser counts already, so the line does not say to add it from another device (it cannot be added again): " + text);
   await lawyer.locator("#room").screenshot({ path: shots + "/devices-unreadable.png" });
   await lawyer.setViewportSize({ width: 390, height: 844 });
   await collapsed.scrollIntoViewIfNeeded();
