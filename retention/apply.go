@@ -407,6 +407,18 @@ func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p 
 			return fmt.Errorf("case %s: %w", id, err)
 		}
 		if !due {
+			// A fence this plan raised for the step and never lifted (a
+			// crash, or a lift that failed, after the key went; or a hold
+			// placed since) is lifted now, or the standing case would
+			// refuse every change for good (review 406). Only this plan's
+			// own, named fence: a legacy fence names no plan.
+			if c, err := s.cases.Load(ctx, id); err == nil && c.Disposing != nil && c.DisposingPlan == p.ID {
+				if err := s.cases.EndDisposal(ctx, id, p.ID); err != nil {
+					return fmt.Errorf("case %s: lifting the fence after its case key: %w", id, err)
+				}
+			} else if err != nil && !errors.Is(err, fault.ErrNotFound) && !errors.Is(err, metastore.ErrNotFound) {
+				return fmt.Errorf("case %s: %w", id, err)
+			}
 			continue
 		}
 		if _, err := s.cases.BeginDisposal(ctx, id, p.ID); errors.Is(err, cases.ErrDisposalUnderWay) || errors.Is(err, fault.ErrNotFound) {

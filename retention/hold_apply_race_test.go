@@ -353,3 +353,162 @@ func TestUploadDuringCaseKeyStep(t *testing.T) {
 		}
 	})
 }
+
+// blockingBody gives its first part, says so, then waits for release
+// before the rest: an upload whose streaming spans whatever runs between.
+type blockingBody struct {
+	first, rest []byte
+	started     chan struct{}
+	release     chan struct{}
+	once        sync.Once
+}
+
+func (b *blockingBody) Read(p []byte) (int, error) {
+	if len(b.first) > 0 {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		return n, nil
+	}
+	b.once.Do(func() { close(b.started) })
+	<-b.release
+	if len(b.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, b.rest)
+	b.rest = b.rest[n:]
+	return n, nil
+}
+
+// An upload that loaded the case key before the case-keys step and staged
+// its version only after the step had looked, destroyed the key and lifted
+// its fence was answered success, and no key opened it (review 406): the
+// fence is read after the lift. The upload now checks its data key still
+// opens under the case key as stored: it is refused, or it opens.
+func TestUploadStreamingAcrossCaseKeyStep(t *testing.T) {
+	onEachStore(t, func(t *testing.T, inner objstore.Store) {
+		e := newEnv(t, inner)
+		ctx := t.Context()
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: "evidence", Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+		p := e.planClosed(t, tc)
+		all := content("spanning.pdf")
+		body := &blockingBody{first: all[:8], rest: all[8:], started: make(chan struct{}), release: make(chan struct{})}
+		type result struct {
+			d   vault.Document
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			d, err := e.vault.Upload(ctx, e.mediator, tc.id, vault.NewDocument{Name: "spanning.pdf", MediaType: "application/pdf",
+				Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassAgreement}, body)
+			done <- result{d, err}
+		}()
+		select {
+		case <-body.started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the upload never started reading its body")
+		}
+		pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil)
+		close(body.release)
+		if err != nil || !pr.Done {
+			t.Fatalf("apply: done %v, %v", pr.Done, err)
+		}
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the upload never ended")
+		}
+		if r.err != nil {
+			if !errors.Is(r.err, vault.ErrKeyDestroyedMeanwhile) {
+				t.Fatalf("the upload was refused for another reason: %v", r.err)
+			}
+			return
+		}
+		dl, err := e.vault.Open(ctx, e.mediator, tc.id, r.d.ID, 0, nil)
+		if err != nil {
+			t.Fatalf("the upload was answered success and does not open: %v", err)
+		}
+		b, err := io.ReadAll(dl.Body)
+		dl.Body.Close()
+		if err != nil || !bytes.Equal(b, all) {
+			t.Fatalf("it reads %q, %v", b, err)
+		}
+	})
+}
+
+// liftFailStore fails the first write of the case record after the case
+// key was deleted: the lift of the case-keys step's fence.
+type liftFailStore struct {
+	objstore.Store
+	caseID string
+	armed  atomic.Bool
+	failed atomic.Bool
+}
+
+func (s *liftFailStore) Delete(ctx context.Context, key, versionID string) error {
+	err := s.Store.Delete(ctx, key, versionID)
+	if key == kms.CaseKeyPrefix+s.caseID {
+		s.armed.Store(true)
+	}
+	return err
+}
+
+func (s *liftFailStore) DeleteVersions(ctx context.Context, versions []objstore.Info) []error {
+	errs := s.Store.DeleteVersions(ctx, versions)
+	for _, v := range versions {
+		if v.Key == kms.CaseKeyPrefix+s.caseID {
+			s.armed.Store(true)
+		}
+	}
+	return errs
+}
+
+func (s *liftFailStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if key == "cases/"+s.caseID+"/case" && s.armed.Load() && s.failed.CompareAndSwap(false, true) {
+		return objstore.Info{}, errors.New("injected: the store took no write")
+	}
+	return s.Store.Put(ctx, key, r, size, opts)
+}
+
+// The case-keys step fences a standing case, destroys its key and lifts
+// the fence. A lift that failed (or a crash before it) left the fence for
+// good: the rerun found the key gone, skipped the case and certified the
+// plan, and the standing case refused every change (review 406). The rerun
+// now lifts the fence this plan raised.
+func TestCaseKeyStepFenceLiftedOnRerun(t *testing.T) {
+	onEachStore(t, func(t *testing.T, inner objstore.Store) {
+		st := &liftFailStore{Store: inner}
+		e := newEnv(t, st)
+		ctx := t.Context()
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: "evidence", Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+		st.caseID = tc.id
+		p := e.planClosed(t, tc)
+		if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err == nil && !st.failed.Load() {
+			t.Fatal("the lift's write was never failed: the race was not set up")
+		}
+		if !st.failed.Load() {
+			t.Fatal("the lift's write was never failed")
+		}
+		pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil)
+		if err != nil || !pr.Done {
+			t.Fatalf("rerun: done %v, %v", pr.Done, err)
+		}
+		c, err := e.cases.Load(ctx, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Disposing != nil {
+			t.Fatalf("the standing case is still fenced by %q after the plan was done", c.DisposingPlan)
+		}
+		if _, err := e.vault.Upload(ctx, e.mediator, tc.id, vault.NewDocument{Name: "after.pdf", MediaType: "application/pdf",
+			Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassAgreement}, bytes.NewReader(content("after.pdf"))); err != nil {
+			t.Fatalf("an upload to the standing case after the plan: %v", err)
+		}
+	})
+}

@@ -341,6 +341,10 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		return Document{}, false, err
 	}
+	if err := s.keyStands(ctx, caseID, d.ID, 1); err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		return Document{}, false, err
+	}
 	// The place is claimed before the upload is audited: an upload the
 	// case has no room for leaves no entry. The entry is appended before
 	// the document record makes the version visible.
@@ -758,6 +762,10 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, err
 	}
+	if err := s.keyStands(ctx, caseID, docID, num); err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
+		return Document{}, err
+	}
 	// Audited before the version becomes visible. Its place is decided
 	// only as it does (uploads side by side each passed the count when
 	// they reserved their numbers): a version refused there is followed
@@ -914,6 +922,37 @@ func (s *Service) refusedSince(ctx context.Context, caseID string) error {
 		return err
 	}
 	return cases.RefuseAdditions(c)
+}
+
+// ErrKeyDestroyedMeanwhile refuses an addition whose case key retention
+// destroyed while it was being stored (the case's documents were all due:
+// the case-keys step); a new upload gets a new key.
+var ErrKeyDestroyedMeanwhile = fmt.Errorf("this case's documents were disposed of under its retention schedule while this was being uploaded, so it was not kept: upload it again: %w", fault.ErrConflict)
+
+// keyStands checks, once a staged version has passed the fence
+// (refusedSince), that its data key still opens under the case key as
+// stored now. The case-keys step of a retention apply fences a standing
+// case, looks for staged versions, destroys the key and lifts the fence;
+// an upload that loaded the key before that step and staged after its look
+// either reads the fence up (refusedSince) or, reading it after the lift,
+// finds the key gone here (or another, made since by a new upload), and is
+// refused: never answered success for a version no key opens (review 406;
+// the fence alone missed an upload whose streaming spanned the step).
+func (s *Service) keyStands(ctx context.Context, caseID, docID string, num int) error {
+	var vr versionRecord
+	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, num), &vr); err != nil {
+		return fmt.Errorf("staged version: %w", err)
+	}
+	caseKey, err := caseKeyForRead(ctx, s.store, s.mk, caseID)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return ErrKeyDestroyedMeanwhile
+	} else if err != nil {
+		return err
+	}
+	if _, err := unwrapDataKey(caseKey, vr.WrappedKey, Binding{Case: caseID, Doc: docID, Version: num}); err != nil {
+		return ErrKeyDestroyedMeanwhile
+	}
+	return nil
 }
 
 // discardVersion deletes every stored version of a version's ciphertext
