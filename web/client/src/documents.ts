@@ -16,7 +16,7 @@ import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
 import type { DeviceKeys } from "./e2ee";
-import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { CannotLockYet, downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { pinnable, RelabelledError } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import { definedRoom } from "./e2ee";
@@ -702,7 +702,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           void refresh(true).catch(() => {});
           return;
         }
-        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error && x.constructor === Error ? x.message : ((w) => w.charAt(0).toUpperCase() + w.slice(1))(ctx.errText(x)) + ".");
+        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error && (x.constructor === Error || x instanceof CannotLockYet) ? x.message : ((w) => w.charAt(0).toUpperCase() + w.slice(1))(ctx.errText(x)) + ".");
       } finally {
         submit.disabled = false;
       }
