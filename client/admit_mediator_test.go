@@ -141,4 +141,13 @@ func TestServerAddedMediatorGetsNoEarlierCaucusDocument(t *testing.T) {
 	if got, err := readE2EE(eve, tc.caseID, d.ID); err != nil || !bytes.Contains(got, []byte("REVIEW-CAUCUS-DOC")) {
 		t.Fatalf("the admitted co-mediator does not read the earlier caucus document: %v", err)
 	}
+	// The next pass finds nobody lacking a copy: it adds nothing and
+	// refuses nothing. The wrap the first pass made leaves the mediator's
+	// own device out, so it is not pinned as the version's newest; pinned,
+	// every later pass refused the document as rolled back (review 404 M1).
+	for i := range 2 {
+		if added, err := tc.med.x.WrapForNewcomers(ctx, tc.caseID); err != nil || added != 0 {
+			t.Fatalf("pass %d after the newcomer pass: the mediator's device wrapped %d keys (%v)", i+2, added, err)
+		}
+	}
 }

@@ -289,11 +289,17 @@ func wrapPinKey(c e2ee.DocKeyContext) string {
 }
 
 // pinWraps pins each wrap in raws (made by this device or opened by it)
-// as its version's newest, unless a newer one is pinned.
+// that holds a copy for this device as its version's newest, unless a
+// newer one is pinned. A wrap without one is not pinned: a newcomer pass
+// wraps only for devices lacking a copy, so its wrap leaves this device
+// out (it keeps the audience of the wrap it came from, pinned already);
+// pinned, it would sort newer than the only wrap this device can open,
+// and every later pass would refuse the version as rolled back
+// (review 404 M1).
 func (x *E2EE) pinWraps(raws ...[]byte) error {
 	var ctxs []e2ee.DocKeyContext
 	for _, raw := range raws {
-		if k, err := e2ee.DecodeDocKey(raw); err == nil {
+		if k, err := e2ee.DecodeDocKey(raw); err == nil && slices.Contains(k.Devices(), x.Me.ID) {
 			ctxs = append(ctxs, k.Ctx)
 		}
 	}

@@ -259,3 +259,26 @@ func TestEpochGuardThroughForwarding(t *testing.T) {
 	}
 	checkEpochGuard(t, peer, room, result(t, stale), result(t, fresh), result(t, plain), 2, "m0,blocker,earlier,fresh,plain")
 }
+
+// TestPagePastJournaledSeal (review 404 M2): a seal still in the
+// journaled tail, nothing after it, ends a history page at the next
+// epoch's start, as the segments' page does once it is compacted: a
+// client paging to the head learns the room's current epoch from history.
+func TestPagePastJournaledSeal(t *testing.T) {
+	svc := newService(NewLog(stores(t)["dir"](t)), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_pageseal/joint"
+	m, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Seal(t.Context(), room, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []Position{{}, m.Pos()} {
+		_, next, err := svc.Page(t.Context(), room, from, 100)
+		if err != nil || next != (Position{Epoch: 2, Offset: 0}) {
+			t.Fatalf("a page from %v: next %v (%v), want the sealed room's next epoch 2/0", from, next, err)
+		}
+	}
+}

@@ -53,7 +53,13 @@ func (s *Service) Page(ctx context.Context, room string, after Position, limit i
 				return nil, after, err
 			}
 			if len(check) == 0 {
-				return out, pos, nil
+				// next: past a seal the tail holds with nothing after it
+				// (the next epoch's start), as the segments' page gives
+				// once it is compacted. A page that stopped before it
+				// left a client paging to the head at the sealed epoch
+				// (review 404 M2: the browser's check before wrapping a
+				// document key).
+				return out, next, nil
 			}
 		}
 		// The segments moved on while they were read: read on from pos.

@@ -54,7 +54,8 @@ import (
 //   - a newcomer (Ada's lawyer, joining late with a new device) gets the
 //     keys to the three Tenant caucus documents and the joint one (the
 //     upgraded ones among them) from the mediator's browser when it opens
-//     the documents, which says so (review finding 6);
+//     the documents, which says so (review finding 6); the next pass,
+//     after a reload, gives nothing and refuses nothing (review 404 M1);
 //   - disposal of the closed case, driven by the records clerk: the held
 //     document's bytes stay while its neighbours go; released, the next
 //     disposal destroys it (certificate shown) and no stored object of it

@@ -561,7 +561,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   docs = mountDocuments($("documents"), {
     caseID, keys, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, membersOf, banner, personWords, errText,
-    e2ee: async () => { await sc.syncChain(); return docSession(sc); },
+    // Rooms read up to their heads first: the in-force check compares with their current epochs (review 404 M2).
+    e2ee: async () => { await sc.syncRooms(); return docSession(sc); },
     verified: () => sc.sess ? docSession(sc) : undefined,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }

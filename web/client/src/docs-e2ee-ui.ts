@@ -31,7 +31,7 @@
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
-  audienceMembers, bindName, ciphertextSize, decodeDocKey, DocSession, documentID, HeaderSize, IntegrityError, newDocIDNonce, newDocKey, pickDocKey, RelabelledError, SegmentSize, StreamOpener,
+  audienceMembers, bindName, ciphertextSize, DocSession, documentID, HeaderSize, IntegrityError, newDocIDNonce, newDocKey, pickDocKey, pinnable, RelabelledError, SegmentSize, StreamOpener,
   StreamSealer, TagSize, uploadLabel, wrapForAudience,
 } from "./docs-e2ee";
 import { unb64 } from "./wire";
@@ -294,7 +294,7 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSo
     const query: Record<string, string> = { e2ee: "1", doc: docID };
     if (nonce) query[W.DocumentNonceParam] = b64url(nonce);
     const stored = await send(body, query, { [W.DocumentKeyHeader]: b64url(wrap) }, label);
-    await sess.wrapPins.save([decodeDocKey(wrap).ctx]); // the version's newest wrap this device has seen
+    await sess.wrapPins.save(pinnable(sess.me.id, [wrap])); // the version's newest wrap this device has seen
     return stored;
   } catch (e) {
     throw e instanceof NoRoomError ? new Error(noRoomWords(new NoRoomError(need, e.free), "the encrypted copy it sends")) : e;

@@ -422,6 +422,23 @@ export function mergeWrapPins(pins: Record<string, WrapPin>, wraps: DocKeyContex
   return out;
 }
 
+/**
+ * The contexts of the wraps among raws that hold a copy for device (the ones to pin; Go: pinWraps). A newcomer pass
+ * wraps only for devices lacking a copy, so its wrap leaves this device out (it keeps the audience of the wrap it came
+ * from, pinned already); pinned, it sorts newer than the only wrap this device can open, and every later pass refused
+ * the version as described differently (review 404 M1).
+ */
+export function pinnable(device: string, raws: Uint8Array[]): DocKeyContext[] {
+  const out: DocKeyContext[] = [];
+  for (const raw of raws) {
+    try {
+      const k = decodeDocKey(raw);
+      if (k.recipients.some((r) => r.device === device)) out.push(k.ctx);
+    } catch { /* not a wrap: nothing to pin */ }
+  }
+  return out;
+}
+
 /** Whether c, the newest wrap the server returns for its version, is older than the one pinned (or as new, for another audience). */
 export function rolledBack(pins: Record<string, WrapPin>, c: DocKeyContext): boolean {
   const p = pins[wrapPinKey(c)];

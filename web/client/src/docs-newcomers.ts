@@ -21,7 +21,7 @@
 // only a device that holds one wraps it, and only for the signed audience.
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
-import { audienceMembers, decodeDocKey, DocSession, pickDocKey, RelabelledError, rolledBack, wrapForAudience, type DocKeyContext } from "./docs-e2ee";
+import { audienceMembers, decodeDocKey, DocSession, pickDocKey, RelabelledError, rolledBack, wrapForAudience } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import * as W from "./wire_gen";
 
@@ -78,7 +78,6 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
   async function giveOne(docPath: string): Promise<void> {
     const d = await getJSON<Document>(docPath);
     const wraps: W.VersionWrap[] = [];
-    const made: DocKeyContext[] = [];
     const gaining = new Set<string>();
     const gainers = new Set<string>();
     try {
@@ -107,7 +106,6 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
           if (missing.length === 0) continue;
           const wrap = await wrapForAudience(sess, d.id, v.version, aud, got.wrap.ctx.name, got.key, missing.map((x) => x.id));
           wraps.push({ version: v.version, wrap: b64std(wrap) });
-          made.push(decodeDocKey(wrap).ctx);
           for (const x of missing) { gaining.add(x.id); gainers.add(x.account); }
         } finally {
           got.key.fill(0);
@@ -123,7 +121,8 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
       body: JSON.stringify({ wraps } satisfies W.DocumentKeysRequest),
     });
     if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
-    await sess.wrapPins.save(made);
+    // Not pinned: the wraps made here go only to devices that lacked a copy, not to this one (its own copy, pinned
+    // above, names the same audience); pinned, every later pass refused the version (review 404 M1).
     out.documents++;
     out.names.push(d.name ?? "a document");
     for (const id of gaining) given.add(id);

@@ -16,8 +16,8 @@ import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
 import type { DeviceKeys } from "./e2ee";
-import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
-import { decodeDocKey, RelabelledError } from "./docs-e2ee";
+import { CannotLockYet, downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { pinnable, RelabelledError } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import { definedRoom } from "./e2ee";
 import { downloadPlain } from "./docs-e2ee-ui";
@@ -468,7 +468,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
             await api.share(ctx.caseID, d.id, sel.value, false, wraps);
             // The new wraps are their versions' newest this device has seen: after a narrowing, the older, wider
             // ones are refused for newcomer passes whatever the server serves again (review 394 M2).
-            if (sess && wraps) await sess.wrapPins.save(wraps.map((w) => decodeDocKey(unb64(w.wrap)).ctx));
+            if (sess && wraps) await sess.wrapPins.save(pinnable(sess.me.id, wraps.map((w) => unb64(w.wrap))));
             out.replaceChildren();
             await refresh(true);
           } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && e.constructor === Error ? e.message : ctx.errText(e))); }
@@ -702,7 +702,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           void refresh(true).catch(() => {});
           return;
         }
-        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error && x.constructor === Error ? x.message : ((w) => w.charAt(0).toUpperCase() + w.slice(1))(ctx.errText(x)) + ".");
+        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error && (x.constructor === Error || x instanceof CannotLockYet) ? x.message : ((w) => w.charAt(0).toUpperCase() + w.slice(1))(ctx.errText(x)) + ".");
       } finally {
         submit.disabled = false;
       }

@@ -159,6 +159,26 @@ export class SecureCase {
     return this.enqueue(() => this.refresh());
   }
 
+  /**
+   * Reads each of this person's rooms from the server up to its head, then fetches the membership chain again
+   * (syncChain), before a document key is wrapped (app.ts e2ee). The epochs readersInForce compares the latest
+   * statement with otherwise come from the live stream alone: a dropped connection or a fan-out event the server
+   * lost leaves a room's epoch stale, and a wrap would go under a statement the server has sealed the room past
+   * (one still naming a recused mediator's device; review 404 M2). History pages past a seal into the next epoch.
+   * Fails when a room cannot be read, so nothing is wrapped on what this device could not check.
+   */
+  async syncRooms(): Promise<void> {
+    if (this.openingRoom > 0 || this.signing) return;
+    let failed: unknown = null;
+    await this.enqueue(async () => {
+      try {
+        for (const room of this.rooms) if (this.pos.has(room)) await this.catchUp(room, null);
+        await this.refresh();
+      } catch (e) { failed = e; }
+    });
+    if (failed) throw failed;
+  }
+
   constructor(public caseID: string, public me: E.DeviceKeys) {}
 
   /**

@@ -361,6 +361,21 @@ await run(async () => {
   const [again] = await Promise.all([med.waitForEvent("download"), card.locator("button.doc-e2ee-download").click()]);
   check(sha(readFileSync(await again.path())) === offerSum, "downloaded again after the reload");
   check(Object.values(await opfs(med)).flat().length === 2, "the new copy waits next to the live tab's file: " + JSON.stringify(await opfs(med)));
+  // The next pass (review 404 M1): nobody lacks a copy, so it gives nothing and refuses nothing. The wraps the
+  // first one made leave this device out; pinned as the versions' newest, every later pass refused the documents
+  // ("the server describes them differently").
+  let keyReads = 0;
+  med.on("response", (r) => { if (/\/keys\?version=/.test(r.url())) keyReads++; });
+  await med.reload();
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await med.locator(`#rooms button[data-room="caucus:A"]`).click();
+  await card.waitFor({ timeout: 30000 });
+  for (let i = 0; i < 300 && keyReads < 4; i++) await new Promise((r) => setTimeout(r, 100));
+  check(keyReads >= 4, `the next pass read the documents' keys (${keyReads})`);
+  const refusedAgain = med.locator("#doc-newcomers", { hasText: "describes" });
+  await refusedAgain.waitFor({ timeout: 5000 }).catch(() => {});
+  const said2 = await med.locator("#doc-newcomers").innerText().catch(() => "");
+  check(await refusedAgain.count() === 0, "the next newcomer pass refuses no document: " + JSON.stringify(said2));
   await med.click("#signout");
   await med.waitForURL((u) => !u.hash.includes("case="));
   const left = Object.entries(await opfs(med)).filter(([n, files]) => n !== "tab-live" && files.length > 0);

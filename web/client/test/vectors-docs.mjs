@@ -235,6 +235,18 @@ ok(D.decodeDocKey(await D.wrapForAudience(sess("a1", ["caucus:B", "joint"]), s.d
   ok(!D.rolledBack(pins, { ...joint, version: 2 }) && !D.rolledBack(pins, { ...joint, doc: "d_other" }), "pins are per document and version");
 }
 
+// Review 404 M1: only a wrap holding a copy for this device is pinned. A newcomer pass wraps for the devices lacking a
+// copy only; pinned, that wrap sorted newer than the one this device opens, and every later pass refused the document.
+{
+  const own = await D.wrapForAudience(sess("a2"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key, null, 1767225600000);
+  const others = w.recipients.filter((d) => d !== devs.a2.id);
+  const newcomer = await D.wrapForAudience(sess("a2"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key, others, 1767225700000);
+  ok(D.pinnable(devs.a2.id, [own]).length === 1, "a wrap holding this device's copy is pinned");
+  ok(D.pinnable(devs.a2.id, [newcomer]).length === 0, "a newcomer wrap without this device's copy is not pinned");
+  const pins = D.mergeWrapPins({}, D.pinnable(devs.a2.id, [own, newcomer]));
+  ok(!D.rolledBack(pins, D.decodeDocKey(own).ctx), "after a newcomer pass, the next pass opens this device's own wrap: not rolled back");
+}
+
 // A wrap made here (by the X25519 device a2): the vector's recipients, and every one opens it.
 const mine = await D.wrapForAudience(sess("a2"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key, null, 1767225600000);
 ok(JSON.stringify(D.decodeDocKey(mine).recipients.map((r) => r.device)) === JSON.stringify(w.recipients), "wrap made here: the same recipients");
