@@ -67,8 +67,10 @@ await run(async () => {
   const status = a.locator("#doc-upload-status"), err = a.locator("#doc-upload-error");
   let said = "";
   for (let i = 0; i < 600; i++) {
-    said = ((await err.innerText().catch(() => "")) + " | " + (await status.innerText().catch(() => ""))).trim();
-    if (/extra lock|\S/.test((await err.innerText().catch(() => "")).trim()) || /extra lock/.test(said)) break;
+    // Each read once: the error read apart from the words reported could come between them.
+    const e = (await err.innerText().catch(() => "")).trim();
+    said = (e + " | " + (await status.innerText().catch(() => ""))).trim();
+    if (e !== "" || /extra lock/.test(said)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   log("A's page says: " + said);

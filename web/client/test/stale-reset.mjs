@@ -27,6 +27,8 @@ await run(async () => {
   check(await admin.evaluate(() => document.activeElement?.classList.contains("confirm-q")), "the question, not its button, has the focus");
   await row.locator(".confirm button.primary").click();
   await admin.locator("tr.note-row .row-note", { hasText: "Asked again" }).waitFor(); // under the row (review 397 M3)
+  // The list is read again after the answer: wait for the row drawn anew.
+  await row.filter({ hasText: "(asked for by you)" }).waitFor({ timeout: 30000 }).catch(() => {});
   const after = await row.innerText();
   check(after.includes("waiting for a second administrator to approve the first password (asked for by you)"), "the new request waits, asked for by the second admin: " + after);
   check(await row.locator("button[data-act=withdraw-reset]").count() === 1, "its requester may withdraw it");
