@@ -50,6 +50,8 @@ await run(async () => {
     "for the joint room, the note says people who join later will see it too: " + jointNote);
   // By keyboard, Enter pressed twice: the second lands on the question, not on "Yes, share it" (UX review 379 H1).
   if (!(await med.inputValue("#doc-class"))) await med.selectOption("#doc-class", { index: 1 });
+  // The button comes back once the upload before has ended, list read again included (a press before does nothing).
+  await med.locator("#doc-upload:not([disabled])").waitFor();
   await med.focus("#doc-upload");
   await med.keyboard.press("Enter");
   const q = med.locator("#doc-upload-ask .confirm");
