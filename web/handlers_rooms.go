@@ -178,8 +178,10 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	// request's state, with the server's 4 KiB read and write buffers
 	// that the hijacked connection no longer uses, would otherwise be
 	// held for as long as the connection stays open.
+	opts.Ended = release
 	s := newSocket(a.sockets, a.messaging, ws, opts)
-	handed = a.goSocket(func() { defer release(); s.serve() })
+	// serve itself, not a closure around it: see socketOptions.Ended.
+	handed = a.goSocket(s.serve)
 	if !handed {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		ws.Close()

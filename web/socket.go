@@ -123,6 +123,12 @@ type socketOptions struct {
 	// connection closes with CloseAccessLost too. An error (a store
 	// outage) decided nothing: frames held for the re-check stay held.
 	CaseGone func(ctx context.Context) (bool, error)
+	// Ended, if set, is called on the connection's goroutine once the
+	// connection has ended (serve's last step): roomSocket gives back the
+	// connection's place among the session's sockets. An option rather
+	// than a closure around serve, whose frame under the reader's wait
+	// would keep every idle reader's stack at 8 KiB (TestIdleSocketStack).
+	Ended func()
 	// Floor returns this person's "floor" frame (room controls), sent
 	// when the Watch topic announces a floor change or a membership
 	// change (floorChange); nil when there is none to send (among them:
@@ -384,6 +390,9 @@ func (c *socket) serve() {
 	c.open()
 	c.reader(c.ctx)
 	c.close()
+	if c.opts.Ended != nil {
+		c.opts.Ended()
+	}
 }
 
 // open starts what the connection waits on besides its client: timers,

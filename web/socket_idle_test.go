@@ -217,8 +217,10 @@ func burnStack(n int) byte {
 // to 4 KiB: serve keeps little on the stack under the reader's wait
 // (issue #19, the idle memory per connection; before, serveSocket's and
 // the handler closure's frames under it kept every idle reader at
-// 8 KiB). The connections run as roomSocket runs them, on a goroutine of
-// their own started by sync.WaitGroup.Go with the socket's serve.
+// 8 KiB; later, a closure around serve that gave back the connection's
+// place, which kept them at 8 KiB again). The connections run as
+// roomSocket runs them: on a goroutine of their own started by
+// sync.WaitGroup.Go with the socket's serve itself, and an Ended option.
 func TestIdleSocketStack(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes the stack's frames")
@@ -231,7 +233,8 @@ func TestIdleSocketStack(t *testing.T) {
 		if err != nil {
 			return
 		}
-		sockets.Go(newSocket(ctx, svc, ws, socketOptions{User: "u_stack", Auth: deepAuth{}, Linger: 10 * time.Millisecond}).serve)
+		ended := func() {}
+		sockets.Go(newSocket(ctx, svc, ws, socketOptions{User: "u_stack", Auth: deepAuth{}, Linger: 10 * time.Millisecond, Ended: ended}).serve)
 	}))
 	defer func() {
 		srv.Close()
