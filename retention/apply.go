@@ -63,7 +63,8 @@ type Progress struct {
 // stands; call it until Done. The steps, each resumable:
 //
 //  1. one page at a time, for its records, in this order: holds read
-//     again (a record held since planning is kept, outcome "held"); the
+//     again (a record held since planning is kept, outcome "held",
+//     unless an earlier run destroyed its data key: vault.ErasedHeld); the
 //     data keys destroyed (vault.DestroyDataKeys, audited per version);
 //     every stored version of the ciphertexts deleted; each document's
 //     record deleted once all its versions are; each message history
@@ -238,7 +239,7 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 	if err := s.keepChosen(ctx, actor, p, items, out); err != nil {
 		return nil, nil, err
 	}
-	var keyIdx []int
+	var keyIdx, heldIdx []int
 	for i, it := range items {
 		if out[i].Result != "" {
 			continue
@@ -254,10 +255,34 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 		}
 		if len(by) > 0 {
 			out[i] = Outcome{Result: OutcomeHeld, Held: prefixAll("hold ", by)}
+			if it.Doc != "" && len(h[it.Doc]) == 0 {
+				heldIdx = append(heldIdx, i)
+			}
 			continue
 		}
 		if it.Doc != "" {
 			keyIdx = append(keyIdx, i)
+		}
+	}
+	// A version of a case held since planning whose key an earlier run
+	// of this apply destroyed before it stopped (a crash after the keys
+	// step, the hold placed before this run) is crypto-erased: certified
+	// destroyed and its record marked erased (vault.ErasedHeld, which
+	// deletes nothing), never held (review 406). A document's own hold
+	// leaves it as it is.
+	if len(heldIdx) > 0 {
+		refs := make([]vault.VersionRef, len(heldIdx))
+		for j, i := range heldIdx {
+			refs[j] = items[i].Ref()
+		}
+		erased, err := s.vault.ErasedHeld(ctx, refs, s.parallel)
+		if err != nil {
+			return nil, nil, err
+		}
+		for j, i := range heldIdx {
+			if erased[j] {
+				out[i] = Outcome{Result: OutcomeDestroyed}
+			}
 		}
 	}
 	// A case record held or kept is not disposed of: a fence an earlier

@@ -283,3 +283,68 @@ func remains(listed map[string][]objstore.Info, prefix string, disposed map[stri
 	}
 	return false
 }
+
+// ErasedHeld settles versions a hold placed since planning keeps but
+// whose key an earlier run of Dispose deleted before it stopped (a crash
+// after its keys step, the hold placed before the rerun): a version whose
+// key record is gone is crypto-erased, whatever keeps its ciphertext. Each
+// such version is marked erased in its document's record, as Dispose
+// marks one it answers ErrErasedHeld, and its share requests dropped;
+// nothing is deleted, and no audit entry is added (the run that deleted
+// the key appended its doc.key.destroyed first). It returns, per ref,
+// whether the version is crypto-erased (its key gone, its record marked
+// or gone). A version whose key remains, or whose document is under its
+// own hold, is not, and is left as it is.
+func (s *Service) ErasedHeld(ctx context.Context, refs []VersionRef, parallel int) ([]bool, error) {
+	erased := make([]bool, len(refs))
+	docs := groupByDoc(refs)
+	errs := make([]error, len(docs))
+	workers.Run(len(docs), parallel, func(j int) {
+		d := docs[j]
+		etag, err := s.meta.Get(ctx, docKey(d.caseID, d.docID), &d.rec)
+		switch {
+		case errors.Is(err, metastore.ErrNotFound):
+			// Purged: its record went after its keys (Dispose step 3).
+		case err != nil:
+			errs[j] = err
+			return
+		case d.rec.Hold != nil:
+			return // the document's own hold: left as it is
+		default:
+			d.etag, d.found = etag, true
+		}
+		var versions []int
+		for _, i := range d.idx {
+			if d.found {
+				if _, ok := d.rec.version(refs[i].Version); !ok {
+					continue
+				}
+			}
+			g, err := gone(ctx, s.store, versionKey(d.caseID, d.docID, refs[i].Version))
+			if err != nil {
+				errs[j] = err
+				return
+			}
+			if g {
+				erased[i] = true
+				versions = append(versions, refs[i].Version)
+			}
+		}
+		if !d.found || len(versions) == 0 {
+			return
+		}
+		err = s.markErased(ctx, d.caseID, d.docID, &d.rec, d.etag, versions)
+		if err == nil {
+			err = s.dropRequests(ctx, d.caseID, d.docID, versions)
+		}
+		if err != nil {
+			for _, i := range d.idx {
+				erased[i] = false
+			}
+		}
+		if !errors.Is(err, ErrHeld) { // a document hold placed meanwhile: left as it is
+			errs[j] = err
+		}
+	})
+	return erased, errors.Join(errs...)
+}
