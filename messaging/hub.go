@@ -118,8 +118,12 @@ type hubEvent struct {
 	at       int64 // StageClock when posted (0: not traced)
 }
 
-// hubInbox bounds what waits for a hub's goroutine.
-const hubInbox = 1024
+// hubInbox bounds what waits for a hub's goroutine. Its buffer is
+// allocated whole with the hub (8 bytes a slot), for every room a node
+// serves: 256 slots are 2 KiB a room. A room committing at the highest
+// benchmarked rate posts a few dozen batches a second, so 256 outlast a
+// stall of seconds; past them a batch is read from the store (post).
+const hubInbox = 256
 
 // joinReq asks run to add a subscription (see Subscribe).
 type joinReq struct {
