@@ -721,7 +721,8 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 	}
 	// A mediator no seated mediator has confirmed sees no hand, timer or
 	// turn (unconfirmed-mediators-see-no-hands; they are in no room).
-	if d := s.cfg.Policy.Decide(u, policy.HandsRead, facts); slices.Contains(d.Policies, cases.RuleUnconfirmedHands) {
+	hands := s.cfg.Policy.Decide(u, policy.HandsRead, facts)
+	if slices.Contains(hands.Policies, cases.RuleUnconfirmedHands) {
 		if auditRefusal {
 			s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
 				Attrs: map[string]string{"action": string(policy.HandsRead), "rule": cases.RuleUnconfirmedHands}})
@@ -733,7 +734,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 		return api.FloorView{}, nil, err
 	}
 	v := api.FloorView{Case: caseID, Now: s.ms(), Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
-		Mediator: s.cfg.Policy.Decide(u, policy.HandsRead, facts).Allowed}
+		Mediator: hands.Allowed}
 	rooms := map[string]policy.Room{}
 	for _, name := range caucus.RoomNames(c) {
 		if pr, err := caucus.PolicyRoom(c, name); err == nil {
@@ -744,13 +745,26 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 		pr, ok := rooms[room]
 		return ok && s.cfg.Policy.DecideRoom(who, policy.RoomJoin, pr).Allowed
 	}
+	// The actor's own answers are asked for room by room several times
+	// (timers, turns, hands, joins): each is decided once a view. Every
+	// socket of the case reads its view at each floor change, and a
+	// Cedar decision allocates as well as takes time.
+	mine := make(map[string]bool, len(rooms))
+	inMine := func(room string) bool {
+		ok, seen := mine[room]
+		if !seen {
+			ok = in(u, room)
+			mine[room] = ok
+		}
+		return ok
+	}
 	for _, name := range caucus.RoomNames(c) {
-		if t, ok := r.Timers[name]; ok && in(u, name) {
+		if t, ok := r.Timers[name]; ok && inMine(name) {
 			v.Timers = append(v.Timers, t)
 		}
 	}
 	for _, t := range r.Turns {
-		if in(u, t.Room) {
+		if inMine(t.Room) {
 			v.Turns = append(v.Turns, t)
 		}
 	}
@@ -758,7 +772,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 		// A mediator sees the hands of the rooms they may join: a room
 		// another mediator opened without them stays unseen, hands
 		// included.
-		if h.Account != actor.ID && (!v.Mediator || !in(u, h.Room)) {
+		if h.Account != actor.ID && (!v.Mediator || !inMine(h.Room)) {
 			continue
 		}
 		// A hand stays only while its owner is still in the room.
@@ -768,7 +782,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 	}
 	var joins []string
 	for _, name := range caucus.RoomNames(c) {
-		if in(u, name) {
+		if inMine(name) {
 			joins = append(joins, name)
 		}
 	}
