@@ -141,3 +141,53 @@ func (e *env) versionMarkedErased(t *testing.T, caseID, docID string, v int) boo
 	}
 	return false
 }
+
+// A case held since planning whose key record a delete without a version
+// id hid behind a marker (object lock allows it; so would an operator's
+// `mc rm` without --versions): the held key versions remain and would
+// open again once the marker goes, so the apply leaves the exhibit held,
+// its record unmarked. Before, the rerun's check was a HEAD, which the
+// marker answers not found: the exhibit was certified destroyed and
+// marked erased (review 410).
+func TestCaseHoldKeyHiddenByMarkerStaysHeld(t *testing.T) {
+	onEachStore(t, func(t *testing.T, inner objstore.Store) {
+		e := dueWorld(t, inner)
+		ctx := t.Context()
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: "evidence", Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+		d := tc.docs["exhibit"]
+		p := e.planClosed(t, tc)
+		if _, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Reason: "Subpoena 2026-12", Authority: "Court order 14"}); err != nil {
+			t.Fatal(err)
+		}
+		key := versionObject(tc.id, d.ID, 1)
+		if err := e.store.Delete(ctx, key, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.Stat(ctx, key); !errors.Is(err, objstore.ErrNotFound) {
+			t.Fatalf("the key record behind its marker: %v, want not found to a HEAD", err)
+		}
+		var docOut []Outcome
+		pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, func(pr Progress) {
+			for i, it := range pr.Items {
+				if it.Doc == d.ID {
+					docOut = append(docOut, pr.Outcomes[i])
+				}
+			}
+		})
+		if err != nil || !pr.Done {
+			t.Fatalf("apply: %v %+v", err, pr)
+		}
+		if len(docOut) != 1 || docOut[0].Result != OutcomeHeld {
+			t.Fatalf("the exhibit's outcome: %+v, want held (its key's versions are kept behind the marker)", docOut)
+		}
+		if e.versionMarkedErased(t, tc.id, d.ID, 1) {
+			t.Fatal("the exhibit's record marks version 1 erased, its key kept")
+		}
+		if n := e.versionsOf(t, key); n == 0 {
+			t.Fatal("no version of the key record left")
+		}
+	})
+}

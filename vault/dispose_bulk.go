@@ -320,7 +320,7 @@ func (s *Service) ErasedHeld(ctx context.Context, refs []VersionRef, parallel in
 					continue
 				}
 			}
-			g, err := gone(ctx, s.store, versionKey(d.caseID, d.docID, refs[i].Version))
+			g, err := noVersionLeft(ctx, s.store, versionKey(d.caseID, d.docID, refs[i].Version))
 			if err != nil {
 				errs[j] = err
 				return
@@ -347,4 +347,27 @@ func (s *Service) ErasedHeld(ctx context.Context, refs []VersionRef, parallel in
 		}
 	})
 	return erased, errors.Join(errs...)
+}
+
+// noVersionLeft reports whether no version of key is stored, delete
+// markers aside. ErasedHeld asks it of a key record a hold may keep: a
+// delete without a version id (which object lock allows, as would an
+// operator's `mc rm` without --versions) writes a marker over the held
+// versions, so a HEAD answers not found while the key still opens once
+// the marker goes. A version record is also rewritten in place (wraps,
+// upgrades), so `gone`'s create-only reasoning does not hold for it.
+func noVersionLeft(ctx context.Context, store objstore.Store, key string) (bool, error) {
+	vs, err := store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, v := range vs {
+		if !v.DeleteMarker {
+			return false, nil
+		}
+	}
+	return true, nil
 }
