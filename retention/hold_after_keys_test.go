@@ -110,18 +110,25 @@ func crashAfterKeysThenHold(t *testing.T, inner objstore.Store, caseHold bool) (
 	if _, err := e.ret.PlaceHold(ctx, e.records, nh); err != nil && !errors.Is(err, fault.ErrConflict) {
 		t.Fatal(err)
 	}
+	return e, p, tc, d, e.applyToEnd(t, p, d.ID)
+}
+
+// applyToEnd applies plan p to its end and returns the outcomes it gave
+// document docID's items.
+func (e *env) applyToEnd(t *testing.T, p Plan, docID string) []Outcome {
+	t.Helper()
 	var docOut []Outcome
-	pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, func(pr Progress) {
+	pr, err := e.ret.ApplyAll(t.Context(), e.records, p.ID, func(pr Progress) {
 		for i, it := range pr.Items {
-			if it.Doc == d.ID {
+			if it.Doc == docID {
 				docOut = append(docOut, pr.Outcomes[i])
 			}
 		}
 	})
 	if err != nil || !pr.Done {
-		t.Fatalf("apply again: %v %+v", err, pr)
+		t.Fatalf("apply: %v %+v", err, pr)
 	}
-	return e, p, tc, d, docOut
+	return docOut
 }
 
 // versionMarkedErased reports whether the record of document docID marks
@@ -169,17 +176,7 @@ func TestCaseHoldKeyHiddenByMarkerStaysHeld(t *testing.T) {
 		if _, err := e.store.Stat(ctx, key); !errors.Is(err, objstore.ErrNotFound) {
 			t.Fatalf("the key record behind its marker: %v, want not found to a HEAD", err)
 		}
-		var docOut []Outcome
-		pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, func(pr Progress) {
-			for i, it := range pr.Items {
-				if it.Doc == d.ID {
-					docOut = append(docOut, pr.Outcomes[i])
-				}
-			}
-		})
-		if err != nil || !pr.Done {
-			t.Fatalf("apply: %v %+v", err, pr)
-		}
+		docOut := e.applyToEnd(t, p, d.ID)
 		if len(docOut) != 1 || docOut[0].Result != OutcomeHeld {
 			t.Fatalf("the exhibit's outcome: %+v, want held (its key's versions are kept behind the marker)", docOut)
 		}
