@@ -423,7 +423,7 @@ func (h *hub) run() {
 			}
 		}
 		if h.behind.Swap(false) {
-			h.readStore()
+			h.readStore(true)
 		}
 	}
 }
@@ -472,8 +472,12 @@ func (h *hub) handle(ev hubEvent) {
 
 // readStore delivers what the store holds after pos (batches dropped
 // from a full inbox, or broadcasts lost), and on the owner what it has
-// journaled after that.
-func (h *hub) readStore() {
+// journaled after that. After batches were dropped from a full inbox
+// (dropped), a node that does not own the room also asks the owner for
+// its journaled tail (journaledTail, as a page does): the dropped batches
+// reach the segments only once the owner compacts them. A quiet room's
+// probe does not ask, so that idle rooms cost the owner nothing.
+func (h *hub) readStore(dropped bool) {
 	if !h.known || h.subscribers() == 0 {
 		return
 	}
@@ -484,8 +488,12 @@ func (h *hub) readStore() {
 			h.advance(ctx, b)
 		}
 	}
-	// On the owner, what it journaled after the store's end.
-	tail, _ := h.s.ownTailAfter(h.room.ID, h.pos)
+	// On the owner, what it journaled after the store's end; elsewhere,
+	// after a drop, what the owner has journaled.
+	tail, owned := h.s.ownTailAfter(h.room.ID, h.pos)
+	if !owned && dropped {
+		tail, _ = h.s.journaledTail(ctx, h.room.ID, h.pos)
+	}
 	for _, b := range tail {
 		h.advance(ctx, b)
 	}
@@ -520,7 +528,7 @@ func (h *hub) tick(refresh *time.Time) bool {
 	}
 	h.idleSince = time.Time{}
 	if now.Sub(h.last) >= h.s.timing.probe {
-		h.readStore()
+		h.readStore(false)
 	}
 	if len(live) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)

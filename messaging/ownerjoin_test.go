@@ -145,3 +145,52 @@ func TestOwnerHubCatchesUpFromItsJournal(t *testing.T) {
 		}
 	}
 }
+
+// TestNonOwnerHubCatchesUpFromTheOwnersJournal: on a node that does not
+// own the room, batches that found its hub's inbox full reach the
+// subscriber from the owner's journaled tail, before any compaction.
+// Before, the hub read them from the segments only, which have them once
+// the owner compacts (here: never), so the subscriber waited.
+func TestNonOwnerHubCatchesUpFromTheOwnersJournal(t *testing.T) {
+	store := stores(t)["dir"](t)
+	broker := NewMemory()
+	fast := timing{probe: 20 * time.Millisecond, compact: time.Hour, sweep: time.Hour}
+	owner := newService(NewLog(store), broker, Options{}, fast)
+	defer owner.Close()
+	other := newService(NewLog(store), broker, Options{}, fast)
+	defer other.Close()
+	room := Room{ID: fmt.Sprintf("c_otherinbox%d/joint", time.Now().UnixNano()), Name: "joint"}
+	publishN(t, owner, room.ID, "m", 1)
+	stuck := &stuckSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(stuck.release)
+		}
+	}()
+	joined := make(chan error, 1)
+	go func() {
+		_, err := other.Subscribe(context.Background(), room, "u1", "c1", nil, stuck)
+		joined <- err
+	}()
+	select {
+	case <-stuck.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the join never sent its first frame")
+	}
+	n := hubInbox + 20
+	publishN(t, owner, room.ID, "x", n)
+	close(stuck.release)
+	released = true
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(func() bool { return len(stuck.msgs()) >= n }) {
+		t.Fatalf("the subscriber on the other node got %d of %d messages", len(stuck.msgs()), n)
+	}
+	for i, m := range stuck.msgs() {
+		if want := fmt.Sprintf("x%d", i); m.ID != want {
+			t.Fatalf("message %d is %s, want %s", i, m.ID, want)
+		}
+	}
+}
