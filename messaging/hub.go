@@ -104,6 +104,7 @@ type hub struct {
 	known     bool
 	last      time.Time // when a batch last arrived
 	gapFailed time.Time // when the store last could not fill a gap
+	dropRead  time.Time // when readStore last read after a drop (run)
 	idleSince time.Time // when the hub was last seen without subscribers
 
 	cancelTopic, cancelPresence func()
@@ -422,8 +423,28 @@ func (h *hub) run() {
 				return
 			}
 		}
-		if h.behind.Swap(false) {
+		// After a drop from the full inbox: first what waits in it, so
+		// that batches posted during the read find room (else each read
+		// would drop more and read again), then the read, at most every
+		// gapRetry (it may ask the owner: readStore). Still behind within
+		// gapRetry, the flag waits for the next event or tick.
+		if time.Since(h.dropRead) >= gapRetry && h.behind.Swap(false) {
+			h.drain()
 			h.readStore(true)
+			h.dropRead = time.Now()
+		}
+	}
+}
+
+// drain handles the events waiting in the inbox, without waiting for more.
+func (h *hub) drain() {
+	for range hubInbox {
+		select {
+		case ev := <-h.inbox:
+			StageDone(StageHubInbox, ev.at)
+			h.handle(*ev)
+		default:
+			return
 		}
 	}
 }
@@ -473,10 +494,11 @@ func (h *hub) handle(ev hubEvent) {
 // readStore delivers what the store holds after pos (batches dropped
 // from a full inbox, or broadcasts lost), and on the owner what it has
 // journaled after that. After batches were dropped from a full inbox
-// (dropped), a node that does not own the room also asks the owner for
-// its journaled tail (journaledTail, as a page does): the dropped batches
-// reach the segments only once the owner compacts them. A quiet room's
-// probe does not ask, so that idle rooms cost the owner nothing.
+// (dropped; run spaces these reads by gapRetry), a node that does not own
+// the room also asks the owner for its journaled tail (journaledTail, as
+// a page does): the dropped batches reach the segments only once the
+// owner compacts them. A quiet room's probe does not ask, so that idle
+// rooms cost the owner nothing.
 func (h *hub) readStore(dropped bool) {
 	if !h.known || h.subscribers() == 0 {
 		return
